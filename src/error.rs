@@ -1,0 +1,282 @@
+//! The one error type of this crate, and the service's error bodies.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call.
+///
+/// Match on the variants you care about and keep a `_` arm: new variants may be added in a
+/// minor release.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An argument was rejected before any request was sent.
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// The parameter (or option field) that was rejected.
+        name: &'static str,
+        /// Why it was rejected. Never contains a secret.
+        reason: String,
+    },
+
+    /// The service answered with a non-success status.
+    #[error("{0}")]
+    Service(Box<ServiceError>),
+
+    /// The request could not be sent or its response could not be read (DNS, TCP, TLS, I/O).
+    ///
+    /// The wrapped error comes from the HTTP client and is **not** part of this crate's stable
+    /// API: print it, but do not depend on its type.
+    #[error("transport error: {message}")]
+    Transport {
+        /// A description of what failed, never containing a secret.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+
+    /// The call did not complete within its time limit.
+    #[error("the call timed out after {0:?}")]
+    Timeout(Duration),
+
+    /// A success response whose body could not be decoded.
+    #[error("could not decode the {status} response body")]
+    Decode {
+        /// The HTTP status of the response.
+        status: u16,
+        /// Why decoding failed.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The response body was larger than the configured limit.
+    #[error("the response body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
+    /// A user token could not be used: malformed, expired with no way to refresh it, or the
+    /// refresher failed.
+    #[error("credential error: {message}")]
+    Credential {
+        /// What is wrong, never containing the token itself.
+        message: String,
+        /// The error the token refresher returned, if any.
+        #[source]
+        source: Option<Box<Error>>,
+    },
+
+    /// A connection string or access key could not be used. The key is never echoed.
+    #[error("invalid connection string: {0}")]
+    InvalidConnectionString(String),
+}
+
+impl Error {
+    /// The HTTP status of a [`Error::Service`] error, or of a body that could not be decoded.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Service(e) => Some(e.status),
+            Error::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The service error, when the service answered with a non-success status.
+    pub fn service_error(&self) -> Option<&ServiceError> {
+        match self {
+            Error::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid_argument(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn credential(message: impl Into<String>) -> Self {
+        Error::Credential {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// An error answered by the service: its HTTP status and the parsed error body.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ServiceError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The service's error code (`"NotFound"`, `"Forbidden"`, `"403"` …), empty when the body had none.
+    pub code: String,
+    /// The service's message, empty when the body had none.
+    pub message: String,
+    /// The element the error is about, if the service named one.
+    pub target: Option<String>,
+    /// Nested errors the service attached.
+    pub details: Vec<ChatError>,
+    /// The service's request id (`MS-CV` or `x-ms-request-id` header), for support requests.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the service answered {}", self.status)?;
+        if !self.code.is_empty() {
+            write!(f, " {}", self.code)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(target) = &self.target {
+            write!(f, " (target {target})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// One error in the service's `CommunicationError` shape, as used for per-participant
+/// failures and error details.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ChatError {
+    /// The error code.
+    #[serde(default)]
+    pub code: String,
+    /// The error message.
+    #[serde(default)]
+    pub message: String,
+    /// The element the error is about, such as a participant's raw id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Nested errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ChatError>,
+    /// The inner error, if the service sent one.
+    #[serde(
+        default,
+        rename = "innererror",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub inner_error: Option<Box<ChatError>>,
+}
+
+impl ServiceError {
+    /// Parses an error response. Every body shape the service is known to send is read:
+    /// `{"error":…}`, `{"Error":…}`, `{"CommunicationError":…}` with camelCase or PascalCase
+    /// keys, a bare error object, a missing message and an empty or non-JSON body.
+    pub(crate) fn from_response(status: u16, request_id: Option<String>, body: &[u8]) -> Self {
+        let mut out = ServiceError {
+            status,
+            request_id,
+            ..Default::default()
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return out;
+        };
+        let Some(obj) = value.as_object() else {
+            return out;
+        };
+        let inner = ["error", "Error", "CommunicationError", "communicationError"]
+            .iter()
+            .find_map(|k| obj.get(*k))
+            .and_then(|v| v.as_object())
+            .unwrap_or(obj);
+        if let Some(e) = chat_error_from_value(inner) {
+            out.code = e.code;
+            out.message = e.message;
+            out.target = e.target;
+            out.details = e.details;
+        }
+        out
+    }
+}
+
+/// Reads a `CommunicationError` object whose keys may be camelCase or PascalCase.
+fn chat_error_from_value(obj: &serde_json::Map<String, serde_json::Value>) -> Option<ChatError> {
+    let get = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let text = |name: &str| match get(name) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let code = text("code");
+    let message = text("message");
+    if code.is_none() && message.is_none() {
+        return None;
+    }
+    let details = match get("details") {
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|d| d.as_object().and_then(chat_error_from_value))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let inner_error = get("innererror")
+        .and_then(|v| v.as_object())
+        .and_then(chat_error_from_value)
+        .map(Box::new);
+    Some(ChatError {
+        code: code.unwrap_or_default(),
+        message: message.unwrap_or_default(),
+        target: text("target"),
+        details,
+        inner_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every known error-body shape yields the code and message.
+    #[test]
+    fn from_response_reads_every_known_shape() {
+        let cases: &[(&str, &str, &str)] = &[
+            (r#"{"error":{"code":"NotFound","message":"nope"}}"#, "NotFound", "nope"),
+            (
+                "{\r\n  \"Error\": {\r\n    \"Code\": \"NotFound\",\r\n    \"Message\": \"The specified thread id was not found.\",\r\n    \"Details\": []\r\n  }\r\n}",
+                "NotFound",
+                "The specified thread id was not found.",
+            ),
+            (r#"{"CommunicationError":{"Code":"Forbidden","Details":[]}}"#, "Forbidden", ""),
+            (r#"{"code":"Unauthorized","message":"m"}"#, "Unauthorized", "m"),
+            ("", "", ""),
+            ("<html>bad gateway</html>", "", ""),
+            ("[1,2]", "", ""),
+        ];
+        for (body, code, message) in cases {
+            let e = ServiceError::from_response(404, None, body.as_bytes());
+            assert_eq!((e.code.as_str(), e.message.as_str()), (*code, *message), "body {body}");
+            assert_eq!(e.status, 404);
+        }
+    }
+
+    /// Details and targets survive parsing.
+    #[test]
+    fn from_response_keeps_target_and_details() {
+        let body = r#"{"error":{"code":"BadRequest","message":"m","target":"8:acs:x","details":[{"code":"c","message":"d"}]}}"#;
+        let e = ServiceError::from_response(400, Some("cv".into()), body.as_bytes());
+        assert_eq!(e.target.as_deref(), Some("8:acs:x"));
+        assert_eq!(e.details.len(), 1, "details: {:?}", e.details);
+        assert_eq!(e.request_id.as_deref(), Some("cv"));
+        assert_eq!(
+            Error::Service(Box::new(e)).to_string(),
+            "the service answered 400 BadRequest: m (target 8:acs:x)"
+        );
+    }
+}

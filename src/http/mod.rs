@@ -1,0 +1,1 @@
+//! The shared blocking transport.

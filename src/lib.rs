@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Layout
+//!
+//! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations.
+//! - [`Pager`] (`pager.rs`): lazy page-by-page iteration over list operations.
+//! - [`models`]: what the service sends and receives.
+//! - [`CommunicationTokenCredential`] (`credential.rs`): user tokens and their refresh.
+//! - [`identity`]: users and tokens, HMAC-signed with the resource's access key.
+//! - [`Error`] (`error.rs`): the one error type.
+//! - `http/`: the shared blocking transport (retries, timeouts, logging); private.
+//!
+//! # Thread safety
+//!
+//! [`ChatClient`], [`ChatThreadClient`], [`CommunicationTokenCredential`] and
+//! [`identity::CommunicationIdentityClient`] are `Clone + Send + Sync`. Clones share one
+//! connection pool and one credential, so the usual pattern is to build a client once and hand
+//! clones to as many threads as you like.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+pub mod credential;
+pub mod error;
+mod http;
+pub mod identity;
+pub mod models;
+mod pager;
+
+pub use credential::{AccessToken, CommunicationTokenCredential};
+pub use error::{ChatError, Error, Result, ServiceError};

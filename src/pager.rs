@@ -1,0 +1,1 @@
+//! Lazy, page-at-a-time iteration over list operations.
