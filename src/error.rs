@@ -53,6 +53,25 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// The response body ended before it was complete (the connection closed or broke while
+    /// it was being read).
+    #[error("the {status} response body was cut short")]
+    TruncatedBody {
+        /// The HTTP status of the response.
+        status: u16,
+        /// What the HTTP client reported; not part of this crate's stable API.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// The service answered with a redirect (3xx). Redirects are never followed, so that
+    /// credentials are only ever sent to the configured endpoint.
+    #[error("the service answered with a redirect ({status}), which is not followed")]
+    Redirect {
+        /// The HTTP status of the response.
+        status: u16,
+    },
+
     /// The response body was larger than the configured limit.
     #[error("the response body exceeds the limit of {limit} bytes")]
     BodyTooLarge {
@@ -77,11 +96,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status of a [`Error::Service`] error, or of a body that could not be decoded.
+    /// The HTTP status of the response behind this error, when there was one (a service error,
+    /// a redirect, or a body that could not be read or decoded).
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Service(e) => Some(e.status),
-            Error::Decode { status, .. } => Some(*status),
+            Error::Decode { status, .. }
+            | Error::TruncatedBody { status, .. }
+            | Error::Redirect { status } => Some(*status),
             _ => None,
         }
     }
@@ -261,7 +283,11 @@ mod tests {
         ];
         for (body, code, message) in cases {
             let e = ServiceError::from_response(404, None, body.as_bytes());
-            assert_eq!((e.code.as_str(), e.message.as_str()), (*code, *message), "body {body}");
+            assert_eq!(
+                (e.code.as_str(), e.message.as_str()),
+                (*code, *message),
+                "body {body}"
+            );
             assert_eq!(e.status, 404);
         }
     }

@@ -29,3 +29,4 @@ mod pager;
 
 pub use credential::{AccessToken, CommunicationTokenCredential};
 pub use error::{ChatError, Error, Result, ServiceError};
+pub use http::RetryOptions;

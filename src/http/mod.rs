@@ -1,1 +1,539 @@
-//! The shared blocking transport.
+//! The shared blocking transport: one ureq 3 [`Agent`](ureq::Agent) (one connection pool) used
+//! by the chat and identity clients.
+//!
+//! [`Pipeline::send`] makes one *call*: it authorizes every attempt afresh (so refreshed bearer
+//! tokens and HMAC dates are current), stamps the standard headers, retries what is safe to
+//! retry with backoff, never runs past the call's timeout, reads the body with a size limit,
+//! and turns every non-success status into a typed [`Error`]. Redirects are not followed (a
+//! 3xx is an [`Error::Redirect`]), so the `Authorization` header can never reach another host.
+
+// Temporary: the chat clients that use all of this land in the next commits.
+#![allow(dead_code)]
+
+mod retry;
+mod url;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+pub(crate) use retry::RetryClass;
+pub use retry::RetryOptions;
+#[allow(unused_imports)] // identity reuses some of these helpers.
+pub(crate) use url::{
+    decoded_path, encode_query_value, encode_segment, percent_decode, rebase_next_link,
+    validate_id, Endpoint,
+};
+
+pub(crate) use ureq::http::Method;
+
+use crate::error::{Error, Result, ServiceError};
+
+/// Default connect timeout (TCP and TLS setup of one connection).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default per-call timeout: the whole call, every attempt and wait included.
+pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default response body limit: 16 MiB.
+pub(crate) const DEFAULT_MAX_RESPONSE_BODY: u64 = 16 * 1024 * 1024;
+
+/// The `log` target of per-attempt request lines.
+const LOG_TARGET: &str = "acs_chat::http";
+
+/// How a [`Pipeline`] behaves.
+#[derive(Clone, Debug)]
+pub(crate) struct PipelineOptions {
+    /// Retry policy.
+    pub(crate) retry: RetryOptions,
+    /// Connect timeout for each new connection.
+    pub(crate) connect_timeout: Duration,
+    /// Timeout of a whole call, all attempts and waits included.
+    pub(crate) call_timeout: Duration,
+    /// Largest accepted response body, in bytes.
+    pub(crate) max_response_body: u64,
+    /// The `User-Agent` header, e.g. `azsdk-rust-communication-chat/0.1.0`.
+    pub(crate) user_agent: String,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            retry: RetryOptions::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            user_agent: format!(
+                "azsdk-rust-communication-chat/{}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        }
+    }
+}
+
+/// Adds credentials to each attempt of a call.
+pub(crate) trait Authorize {
+    /// Sets the authorization headers of one attempt (called again for every retry).
+    fn authorize(&self, request: &mut Request) -> Result<()>;
+
+    /// Called after a 401. Returns `true` when new credentials can be had, so the call is
+    /// worth repeating once.
+    fn on_unauthorized(&self) -> bool {
+        false
+    }
+}
+
+/// Sends requests without credentials.
+#[allow(dead_code)] // used by tests and by the identity client's unsigned probes.
+pub(crate) struct NoAuth;
+
+impl Authorize for NoAuth {
+    fn authorize(&self, _request: &mut Request) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One logical request. Cloned for every attempt, then authorized.
+#[derive(Clone)]
+pub(crate) struct Request {
+    /// The HTTP method.
+    pub(crate) method: Method,
+    /// The absolute URL (`https://host[:port]/path?query`).
+    pub(crate) url: String,
+    /// Headers besides the standard ones the pipeline adds.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body, if any (POST/PATCH without one send `Content-Length: 0`).
+    pub(crate) body: Option<Vec<u8>>,
+    /// Which failures may be retried.
+    pub(crate) retry: RetryClass,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values (Authorization) and the body (message content) never print.
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("headers", &names)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Request {
+    /// A request without a body.
+    pub(crate) fn new(method: Method, url: String, retry: RetryClass) -> Self {
+        Request {
+            method,
+            url,
+            headers: Vec::new(),
+            body: None,
+            retry,
+        }
+    }
+
+    /// Adds or replaces a header (names compare case-insensitively).
+    pub(crate) fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self
+            .headers
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
+            Some(slot) => slot.1 = value,
+            None => self.headers.push((name.to_string(), value)),
+        }
+    }
+
+    /// Builder form of [`Request::set_header`].
+    pub(crate) fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.set_header(name, value);
+        self
+    }
+
+    /// A header's value, if set.
+    #[allow(dead_code)] // used by identity's HMAC signing and by tests.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a body and its content type.
+    pub(crate) fn with_body(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.set_header("content-type", content_type);
+        self.body = Some(body);
+        self
+    }
+
+    /// Serialises `value` as the JSON body with the given content type.
+    pub(crate) fn with_json<T: serde::Serialize + ?Sized>(
+        self,
+        content_type: &str,
+        value: &T,
+    ) -> Result<Self> {
+        let body = serde_json::to_vec(value).map_err(|e| Error::Transport {
+            message: "could not serialise the request body".to_string(),
+            source: Some(Box::new(e)),
+        })?;
+        Ok(self.with_body(content_type, body))
+    }
+
+    /// The URL's path and query (`/chat/threads?api-version=…`), as HMAC signs it.
+    pub(crate) fn path_and_query(&self) -> &str {
+        let after_scheme = self.url.find("://").map_or(0, |i| i + 3);
+        let rest = &self.url[after_scheme..];
+        rest.find('/').map_or("/", |i| &rest[i..])
+    }
+
+    /// The URL's `host[:port]`.
+    #[allow(dead_code)] // used by identity's HMAC signing.
+    pub(crate) fn authority(&self) -> &str {
+        let after_scheme = self.url.find("://").map_or(0, |i| i + 3);
+        let rest = &self.url[after_scheme..];
+        rest.find(['/', '?']).map_or(rest, |i| &rest[..i])
+    }
+
+    /// The path without the query (the query may carry continuation state; keep logs short).
+    fn path(&self) -> &str {
+        let pq = self.path_and_query();
+        pq.split('?').next().unwrap_or(pq)
+    }
+}
+
+/// A successful (2xx) response with its whole body.
+#[derive(Debug)]
+pub(crate) struct Response {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The response headers.
+    pub(crate) headers: ureq::http::HeaderMap,
+    /// The body (at most the configured limit).
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    /// A header's value, when present and valid text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Decodes the body as JSON into `T`.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+            status: self.status,
+            source,
+        })
+    }
+
+    /// The service's id for this request (`MS-CV`, else `x-ms-request-id`), for support.
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.header("ms-cv")
+            .or_else(|| self.header("x-ms-request-id"))
+            .map(str::to_string)
+    }
+
+    fn into_error(self) -> Error {
+        if (300..400).contains(&self.status) {
+            return Error::Redirect {
+                status: self.status,
+            };
+        }
+        let request_id = self.request_id();
+        Error::Service(Box::new(ServiceError::from_response(
+            self.status,
+            request_id,
+            &self.body,
+        )))
+    }
+}
+
+/// Why an attempt produced no usable response.
+enum Failure {
+    /// The request never left the client (name resolution or connect failed).
+    NotSent(ureq::Error),
+    /// The request may have reached the server, but no complete response came back.
+    Lost(ureq::Error),
+    /// Not worth retrying: a bad request or a TLS failure.
+    Fatal(ureq::Error),
+    /// The response body ended early.
+    Truncated { status: u16, source: ureq::Error },
+    /// The body exceeded the limit.
+    TooLarge,
+    /// The call's time ran out.
+    TimedOut,
+}
+
+impl Failure {
+    fn retryable(&self, class: RetryClass) -> bool {
+        match self {
+            Failure::NotSent(_) => class.retries_transport(true),
+            Failure::Lost(_) | Failure::Truncated { .. } => class.retries_transport(false),
+            Failure::Fatal(_) | Failure::TooLarge | Failure::TimedOut => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Failure::NotSent(e) => format!("could not connect: {e}"),
+            Failure::Lost(e) => format!("no response: {e}"),
+            Failure::Fatal(e) => format!("request failed: {e}"),
+            Failure::Truncated { status, .. } => format!("{status} with a cut-short body"),
+            Failure::TooLarge => "body over the size limit".to_string(),
+            Failure::TimedOut => "timed out".to_string(),
+        }
+    }
+
+    fn into_error(self, options: &PipelineOptions) -> Error {
+        match self {
+            Failure::NotSent(e) => transport("could not connect to the service", e),
+            Failure::Lost(e) => transport("the service did not answer completely", e),
+            Failure::Fatal(e) => transport("the request could not be made", e),
+            Failure::Truncated { status, source } => Error::TruncatedBody {
+                status,
+                source: Box::new(source),
+            },
+            Failure::TooLarge => Error::BodyTooLarge {
+                limit: options.max_response_body,
+            },
+            Failure::TimedOut => Error::Timeout(options.call_timeout),
+        }
+    }
+}
+
+fn transport(message: &str, source: ureq::Error) -> Error {
+    Error::Transport {
+        message: message.to_string(),
+        source: Some(Box::new(source)),
+    }
+}
+
+/// A random number in `[0, 1)`, for jitter (uuid's v4 generator is our only randomness source).
+fn random_unit() -> f64 {
+    let bits = (uuid::Uuid::new_v4().as_u128() >> 75) as u64; // 53 random bits
+    bits as f64 / (1u64 << 53) as f64
+}
+
+/// The shared transport. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    inner: Arc<PipelineInner>,
+}
+
+struct PipelineInner {
+    agent: ureq::Agent,
+    options: PipelineOptions,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline with its own connection pool.
+    pub(crate) fn new(options: PipelineOptions) -> Self {
+        let config = ureq::Agent::config_builder()
+            // Every status comes back as a response, so error bodies are never lost.
+            .http_status_as_error(false)
+            // Never follow redirects: a 3xx is returned and becomes Error::Redirect, so no
+            // Authorization header is ever sent anywhere but the configured endpoint.
+            .max_redirects(0)
+            .https_only(false)
+            .user_agent(options.user_agent.as_str())
+            .accept("application/json")
+            .timeout_connect(Some(options.connect_timeout))
+            .build();
+        Pipeline {
+            inner: Arc::new(PipelineInner {
+                agent: ureq::Agent::new_with_config(config),
+                options,
+            }),
+        }
+    }
+
+    /// The options this pipeline was built with.
+    #[allow(dead_code)] // read by clients and tests.
+    pub(crate) fn options(&self) -> &PipelineOptions {
+        &self.inner.options
+    }
+
+    /// Makes one call: authorized attempts with retries, all within the call timeout.
+    ///
+    /// Returns the response for a 2xx status. A 3xx is [`Error::Redirect`], any other status
+    /// [`Error::Service`] with the parsed error body. After a 401 the call is repeated once
+    /// when `auth.on_unauthorized()` says fresh credentials can be had.
+    pub(crate) fn send(&self, request: Request, auth: &dyn Authorize) -> Result<Response> {
+        let options = &self.inner.options;
+        let started = Instant::now();
+        let deadline = started.checked_add(options.call_timeout);
+        let remaining = |now: Instant| match deadline {
+            Some(d) => d.saturating_duration_since(now),
+            None => Duration::MAX,
+        };
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut retries = 0u32;
+        let mut reauthorized = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let left = remaining(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout(options.call_timeout));
+            }
+            let mut req = request.clone();
+            req.set_header("x-ms-client-request-id", client_request_id.as_str());
+            auth.authorize(&mut req)?;
+            let attempt_started = Instant::now();
+            let outcome = self.attempt(&req, left);
+            let elapsed = attempt_started.elapsed();
+            let (retryable, hint, error) = match outcome {
+                Ok(response) => {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{} {} -> {} in {} ms (attempt {}, x-ms-client-request-id {}, MS-CV {})",
+                        req.method,
+                        req.path(),
+                        response.status,
+                        elapsed.as_millis(),
+                        attempt,
+                        client_request_id,
+                        response.request_id().as_deref().unwrap_or("-"),
+                    );
+                    if (200..300).contains(&response.status) {
+                        return Ok(response);
+                    }
+                    if response.status == 401 && !reauthorized && auth.on_unauthorized() {
+                        reauthorized = true;
+                        continue;
+                    }
+                    let retryable = request.retry.retries_status(response.status);
+                    let hint = retry::server_delay(
+                        |name| response.header(name).map(str::to_string),
+                        Utc::now(),
+                    );
+                    (retryable, hint, response.into_error())
+                }
+                Err(failure) => {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{} {} -> {} after {} ms (attempt {}, x-ms-client-request-id {})",
+                        req.method,
+                        req.path(),
+                        failure.describe(),
+                        elapsed.as_millis(),
+                        attempt,
+                        client_request_id,
+                    );
+                    (
+                        failure.retryable(request.retry),
+                        None,
+                        failure.into_error(options),
+                    )
+                }
+            };
+            if !retryable || retries >= options.retry.max_retries {
+                return Err(error);
+            }
+            let delay = hint.unwrap_or_else(|| options.retry.backoff(retries, random_unit()));
+            if delay >= remaining(Instant::now()) {
+                // Waiting would outlast the call's timeout: report what went wrong instead.
+                return Err(error);
+            }
+            retries += 1;
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One attempt, bounded by `budget`.
+    fn attempt(&self, req: &Request, budget: Duration) -> std::result::Result<Response, Failure> {
+        let agent = &self.inner.agent;
+        let mut builder = ureq::http::Request::builder()
+            .method(req.method.clone())
+            .uri(req.url.as_str());
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let needs_body = matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
+        let result = match (&req.body, needs_body) {
+            (Some(body), _) => builder.body(body.as_slice()).map(|r| {
+                let r = agent
+                    .configure_request(r)
+                    .timeout_global(Some(budget))
+                    .build();
+                agent.run(r)
+            }),
+            (None, true) => builder.body(&[][..]).map(|r| {
+                let r = agent
+                    .configure_request(r)
+                    .timeout_global(Some(budget))
+                    .build();
+                agent.run(r)
+            }),
+            (None, false) => builder.body(()).map(|r| {
+                let r = agent
+                    .configure_request(r)
+                    .timeout_global(Some(budget))
+                    .build();
+                agent.run(r)
+            }),
+        };
+        let mut response = match result {
+            Err(http_error) => return Err(Failure::Fatal(ureq::Error::Http(http_error))),
+            Ok(Err(e)) => return Err(classify(e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status().as_u16();
+        let limit = self.inner.options.max_response_body;
+        let body = response.body_mut().with_config().limit(limit).read_to_vec();
+        match body {
+            Ok(body) => Ok(Response {
+                status,
+                headers: response.headers().clone(),
+                body,
+            }),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Err(Failure::TooLarge),
+            Err(ureq::Error::Timeout(_)) => Err(Failure::TimedOut),
+            Err(source) => Err(Failure::Truncated { status, source }),
+        }
+    }
+}
+
+/// Sorts a ureq error by whether the request can have reached the server.
+fn classify(e: ureq::Error) -> Failure {
+    use std::io::ErrorKind;
+    match e {
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            Failure::NotSent(e)
+        }
+        ureq::Error::Timeout(_) => Failure::TimedOut,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Failure::NotSent(e),
+        ureq::Error::Io(ref io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            Failure::NotSent(e)
+        }
+        ureq::Error::Http(_)
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::TlsRequired
+        | ureq::Error::RequireHttpsOnly(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::LargeResponseHeader(_, _) => Failure::Fatal(e),
+        _ => Failure::Lost(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;
