@@ -1,1 +1,4 @@
 pub fn placeholder() {}
+pub mod auth;
+pub mod hmac;
+pub mod identity;

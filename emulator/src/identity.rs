@@ -1,0 +1,605 @@
+//! The Identity API routes: users, access tokens, revocation and the Teams token exchange.
+//!
+//! | route | success |
+//! |---|---|
+//! | `POST /identities` (optional body `{createTokenWithScopes, expiresInMinutes}`) | 201 `{"identity":{"id"}[, "accessToken":{"token","expiresOn"}]}` |
+//! | `POST /identities/{id}/:issueAccessToken` (`{scopes, expiresInMinutes}`) | 200 `{"token","expiresOn"}` |
+//! | `POST /identities/{id}/:revokeAccessTokens` | 204 |
+//! | `DELETE /identities/{id}` | 204 |
+//! | `POST /teamsUser/:exchangeAccessToken` (`{token, appId, userId}`) | 200 `{"token","expiresOn"}` |
+//!
+//! Every request must carry a supported `api-version` (400 otherwise) and be signed with the
+//! resource key as [`crate::hmac`] describes (401 otherwise). Ids in paths are percent-decoded;
+//! an id this resource did not create (or deleted) is a 404. Scopes are `chat`, `voip`,
+//! `chat.join`, `chat.join.limited` and `voip.join`; `expiresInMinutes` must be 60–1440
+//! (default 1440). Errors use the service's `{"error":{"code","message"}}` shape, and every
+//! response echoes `x-ms-client-request-id`.
+//!
+//! Mount [`routes`] into the emulator's router with a state that implements [`IdentityState`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, TimeZone as _, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::auth::{Directory, Scope};
+
+/// Identity api-versions the emulator accepts: the stable ones (2023-10-01 is what the
+/// official SDKs send).
+pub const API_VERSIONS: [&str; 9] = [
+    "2021-03-07",
+    "2022-06-01",
+    "2022-09-01",
+    "2022-10-01",
+    "2023-08-01",
+    "2023-10-01",
+    "2025-06-30",
+    "2026-07-22",
+    "2026-09-23",
+];
+
+/// Shortest token lifetime the Identity API issues, in minutes.
+pub const MIN_EXPIRES_IN_MINUTES: i64 = 60;
+/// Longest (and default) token lifetime the Identity API issues, in minutes.
+pub const MAX_EXPIRES_IN_MINUTES: i64 = 1440;
+
+/// Largest request body read, in bytes.
+const MAX_BODY: usize = 1 << 20;
+
+/// Lifetime of a token from a Teams exchange whose Entra ID token has no `exp`.
+const TEAMS_DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Application state the identity routes can run on: anything that can lend the resource's
+/// [`Directory`].
+pub trait IdentityState: Clone + Send + Sync + 'static {
+    /// The users and tokens of the emulated resource.
+    fn directory(&self) -> &Directory;
+}
+
+impl IdentityState for Arc<Directory> {
+    fn directory(&self) -> &Directory {
+        self
+    }
+}
+
+/// The Identity API routes, to be merged into the emulator's router (see the
+/// [module docs](self)). Methods a route does not have answer 405 in the service's error shape.
+pub fn routes<S: IdentityState>() -> Router<S> {
+    Router::new()
+        .route(
+            "/identities",
+            post(create_identity::<S>).fallback(method_not_allowed),
+        )
+        .route(
+            "/identities/{id}",
+            delete(delete_identity::<S>).fallback(method_not_allowed),
+        )
+        .route(
+            "/identities/{id}/{action}",
+            post(identity_action::<S>).fallback(method_not_allowed),
+        )
+        .route(
+            "/teamsUser/{action}",
+            post(teams_action::<S>).fallback(method_not_allowed),
+        )
+}
+
+/// An error in the service's shape.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The identity was not found in this resource.",
+        )
+    }
+
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut resp = json_response(self.status, &body);
+        resp.headers_mut()
+            .insert("x-ms-error-response", HeaderValue::from_static("true"));
+        resp
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> ApiError {
+        ApiError::new(e.status(), e.code(), e.message())
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+fn no_content() -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// A request that passed the api-version and HMAC checks.
+struct Verified {
+    body: Bytes,
+}
+
+/// Runs `handler` on a verified request and finishes the response: errors in the service's
+/// shape, `x-ms-client-request-id` echoed.
+async fn respond<S, F>(state: &S, req: Request, handler: F) -> Response
+where
+    S: IdentityState,
+    F: FnOnce(&Directory, Verified) -> Result<Response, ApiError>,
+{
+    let request_id = req.headers().get("x-ms-client-request-id").cloned();
+    let result = match verify_request(state.directory(), req).await {
+        Ok(verified) => handler(state.directory(), verified),
+        Err(e) => Err(e),
+    };
+    let mut resp = result.unwrap_or_else(ApiError::into_response);
+    if let Some(id) = request_id {
+        resp.headers_mut().insert("x-ms-client-request-id", id);
+    }
+    resp
+}
+
+/// Checks `api-version`, reads the body and verifies the HMAC signature.
+async fn verify_request(directory: &Directory, req: Request) -> Result<Verified, ApiError> {
+    let (parts, body) = req.into_parts();
+    // The target as the client sent it, even when this router is nested.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(&parts.uri);
+    check_api_version(uri.query())?;
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "The request body is too large.",
+        )
+    })?;
+    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let authority_host;
+    let headers: &HeaderMap = if parts.headers.contains_key(header::HOST) {
+        &parts.headers
+    } else {
+        // HTTP/2 carries the host in the URI (`:authority`), not in a Host header.
+        let mut with_host = parts.headers.clone();
+        if let Some(value) = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            with_host.insert(header::HOST, value);
+        }
+        authority_host = with_host;
+        &authority_host
+    };
+    crate::hmac::verify(
+        parts.method.as_str(),
+        path_and_query,
+        headers,
+        &body,
+        directory.key(),
+        Utc::now(),
+    )?;
+    Ok(Verified { body })
+}
+
+fn check_api_version(query: Option<&str>) -> Result<(), ApiError> {
+    let version = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| name.eq_ignore_ascii_case("api-version"))
+        .map(|(_, value)| value);
+    match version {
+        None => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingApiVersionParameter",
+            format!(
+                "The api-version query parameter is required. Supported versions: {}.",
+                API_VERSIONS.join(", ")
+            ),
+        )),
+        Some(v) if API_VERSIONS.contains(&v) => Ok(()),
+        Some(v) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedApiVersion",
+            format!(
+                "The api-version '{}' is not supported. Supported versions: {}.",
+                v.chars().take(40).collect::<String>(),
+                API_VERSIONS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The request body as a JSON object; an empty body is `{}` when `optional`.
+fn json_object(body: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return if optional {
+            Ok(Map::new())
+        } else {
+            Err(ApiError::bad_request("The request body is required."))
+        };
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+        )),
+        Err(_) => Err(ApiError::bad_request("The request body is not valid JSON.")),
+    }
+}
+
+/// Reads a scope list; `None` when absent or null.
+fn scopes_field(body: &Map<String, Value>, name: &str) -> Result<Option<Vec<Scope>>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                let text = item.as_str().ok_or_else(|| {
+                    ApiError::bad_request(format!("'{name}' must be an array of strings."))
+                })?;
+                Scope::parse(text).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "'{}' is not a valid scope. Valid scopes: chat, voip, chat.join, chat.join.limited, voip.join.",
+                        text.chars().take(40).collect::<String>()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(ApiError::bad_request(format!("'{name}' must be an array."))),
+    }
+}
+
+/// Reads `expiresInMinutes` (60–1440, default 1440) as a lifetime.
+fn lifetime_field(body: &Map<String, Value>) -> Result<Duration, ApiError> {
+    let minutes = match body.get("expiresInMinutes") {
+        None | Some(Value::Null) => MAX_EXPIRES_IN_MINUTES,
+        Some(value) => value
+            .as_i64()
+            .filter(|m| (MIN_EXPIRES_IN_MINUTES..=MAX_EXPIRES_IN_MINUTES).contains(m))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "'expiresInMinutes' must be an integer from {MIN_EXPIRES_IN_MINUTES} to {MAX_EXPIRES_IN_MINUTES}."
+                ))
+            })?,
+    };
+    // In range, so not negative.
+    Ok(Duration::from_secs(minutes.unsigned_abs() * 60))
+}
+
+/// `expiresOn` as the service writes it: UTC with a `+00:00` offset and up to seven fractional
+/// digits, trailing zeros trimmed.
+pub fn format_expires_on(t: DateTime<Utc>) -> String {
+    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let ticks = t.timestamp_subsec_nanos() / 100;
+    if ticks == 0 {
+        return format!("{base}+00:00");
+    }
+    let fraction = format!("{ticks:07}");
+    format!("{base}.{}+00:00", fraction.trim_end_matches('0'))
+}
+
+fn token_json(token: &str, expires_on: DateTime<Utc>) -> Value {
+    json!({ "token": token, "expiresOn": format_expires_on(expires_on) })
+}
+
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|_| ApiError::bad_request("The identity in the path is not valid."))
+}
+
+async fn create_identity<S: IdentityState>(State(state): State<S>, req: Request) -> Response {
+    respond(&state, req, |dir, verified| {
+        let body = json_object(&verified.body, true)?;
+        let scopes = scopes_field(&body, "createTokenWithScopes")?;
+        let lifetime = lifetime_field(&body)?;
+        let id = dir.create_user();
+        let mut result = json!({ "identity": { "id": id } });
+        if let Some(scopes) = scopes.filter(|s| !s.is_empty()) {
+            let (token, expires_on) = dir.issue_token(&id, &scopes, lifetime);
+            result["accessToken"] = token_json(&token, expires_on);
+        }
+        Ok(json_response(StatusCode::CREATED, &result))
+    })
+    .await
+}
+
+async fn delete_identity<S: IdentityState>(
+    State(state): State<S>,
+    path: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Response {
+    respond(&state, req, |dir, _| {
+        let id = path_id(path)?;
+        if dir.delete_user(&id) {
+            Ok(no_content())
+        } else {
+            Err(ApiError::not_found())
+        }
+    })
+    .await
+}
+
+async fn identity_action<S: IdentityState>(
+    State(state): State<S>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    req: Request,
+) -> Response {
+    respond(&state, req, |dir, verified| {
+        let Path((id, action)) =
+            path.map_err(|_| ApiError::bad_request("The identity in the path is not valid."))?;
+        match action.as_str() {
+            ":issueAccessToken" => {
+                let body = json_object(&verified.body, false)?;
+                let scopes = scopes_field(&body, "scopes")?
+                    .ok_or_else(|| ApiError::bad_request("'scopes' is required."))?;
+                if scopes.is_empty() {
+                    return Err(ApiError::bad_request(
+                        "'scopes' must name at least one scope.",
+                    ));
+                }
+                let lifetime = lifetime_field(&body)?;
+                if !dir.user_exists(&id) {
+                    return Err(ApiError::not_found());
+                }
+                let (token, expires_on) = dir.issue_token(&id, &scopes, lifetime);
+                Ok(json_response(
+                    StatusCode::OK,
+                    &token_json(&token, expires_on),
+                ))
+            }
+            ":revokeAccessTokens" => {
+                if dir.revoke(&id) {
+                    Ok(no_content())
+                } else {
+                    Err(ApiError::not_found())
+                }
+            }
+            _ => Err(unknown_route()),
+        }
+    })
+    .await
+}
+
+async fn teams_action<S: IdentityState>(
+    State(state): State<S>,
+    path: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Response {
+    respond(&state, req, |dir, verified| {
+        if !matches!(path, Ok(Path(ref action)) if action == ":exchangeAccessToken") {
+            return Err(unknown_route());
+        }
+        let body = json_object(&verified.body, false)?;
+        let field = |name: &str| -> Result<String, ApiError> {
+            body.get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "'{name}' is required and must be a non-empty string."
+                    ))
+                })
+        };
+        let (token, app_id, user_id) = (field("token")?, field("appId")?, field("userId")?);
+        let claims = EntraClaims::parse(&token).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Provided access token is not valid.",
+            )
+        })?;
+        let now = Utc::now();
+        let lifetime = match claims.exp {
+            Some(exp) if exp <= now => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "Provided access token has expired.",
+                ))
+            }
+            Some(exp) => (exp - now).to_std().unwrap_or(TEAMS_DEFAULT_LIFETIME),
+            None => TEAMS_DEFAULT_LIFETIME,
+        };
+        if claims.app_id != app_id {
+            return Err(ApiError::bad_request(
+                "'appId' does not match the appid claim of the access token.",
+            ));
+        }
+        if claims.object_id != user_id {
+            return Err(ApiError::bad_request(
+                "'userId' does not match the oid claim of the access token.",
+            ));
+        }
+        let teams_user = format!("8:orgid:{}", claims.object_id);
+        dir.register_user(&teams_user);
+        let lifetime = lifetime.min(Duration::from_secs(
+            MAX_EXPIRES_IN_MINUTES.unsigned_abs() * 60,
+        ));
+        let (token, expires_on) = dir.issue_token(&teams_user, &[Scope::Voip], lifetime);
+        Ok(json_response(
+            StatusCode::OK,
+            &token_json(&token, expires_on),
+        ))
+    })
+    .await
+}
+
+/// The claims of a Teams user's Entra ID token that the exchange checks.
+struct EntraClaims {
+    app_id: String,
+    object_id: String,
+    exp: Option<DateTime<Utc>>,
+}
+
+impl EntraClaims {
+    /// Decodes the payload of a JWT-shaped token (signature not checked: the emulator has no
+    /// Entra ID keys). `None` unless it has string `appid` (or `azp`) and `oid` claims.
+    fn parse(token: &str) -> Option<EntraClaims> {
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let normalized: String = payload
+            .trim_end_matches('=')
+            .chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                c => c,
+            })
+            .collect();
+        let bytes = STANDARD_NO_PAD.decode(normalized).ok()?;
+        let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let exp = match claims.get("exp") {
+            None => None,
+            Some(v) => Some(Utc.timestamp_opt(v.as_i64()?, 0).single()?),
+        };
+        Some(EntraClaims {
+            app_id: text("appid").or_else(|| text("azp"))?,
+            object_id: text("oid")?,
+            exp,
+        })
+    }
+}
+
+fn unknown_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The requested resource was not found.",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The HTTP method is not supported by this resource.",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `expiresOn` has an offset and trimmed fractional digits, like the service's.
+    #[test]
+    fn format_expires_on_matches_service_shape() {
+        let t = Utc.timestamp_opt(1_696_973_979, 324_458_400).unwrap();
+        assert_eq!(format_expires_on(t), "2023-10-10T21:39:39.3244584+00:00");
+        let t = Utc.timestamp_opt(1_696_973_979, 810_200_000).unwrap();
+        assert_eq!(format_expires_on(t), "2023-10-10T21:39:39.8102+00:00");
+        let t = Utc.timestamp_opt(1_696_973_979, 0).unwrap();
+        assert_eq!(format_expires_on(t), "2023-10-10T21:39:39+00:00");
+    }
+
+    /// Only the listed api-versions pass; a missing one is its own error.
+    #[test]
+    fn check_api_version_accepts_known_versions() {
+        for v in API_VERSIONS {
+            let q = format!("api-version={v}");
+            assert!(check_api_version(Some(&q)).is_ok(), "{v} refused");
+        }
+        let seen = check_api_version(Some("api-version=2024-03-07"))
+            .err()
+            .map(|e| e.code);
+        assert_eq!(seen, Some("UnsupportedApiVersion"));
+        let seen = check_api_version(None).err().map(|e| e.code);
+        assert_eq!(seen, Some("MissingApiVersionParameter"));
+    }
+
+    /// `expiresInMinutes` outside 60–1440 or not an integer is refused; absent means 1440.
+    #[test]
+    fn lifetime_field_enforces_range() {
+        let body = |v: Value| {
+            json!({ "expiresInMinutes": v })
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            lifetime_field(&Map::new()).ok(),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(
+            lifetime_field(&body(json!(60))).ok(),
+            Some(Duration::from_secs(3600))
+        );
+        for bad in [json!(59), json!(1441), json!("60"), json!(60.5), json!(-1)] {
+            assert!(
+                lifetime_field(&body(bad.clone())).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    /// Entra ID claims are read from base64url payloads with or without padding.
+    #[test]
+    fn entra_claims_parse_reads_appid_and_oid() {
+        use base64::engine::general_purpose::URL_SAFE;
+        let payload =
+            URL_SAFE.encode(br#"{"appid":"app","oid":"obj","exp":4102444800,"x":"??>>"}"#);
+        let claims = EntraClaims::parse(&format!("h.{payload}.s")).expect("claims parsed");
+        assert_eq!(
+            (claims.app_id.as_str(), claims.object_id.as_str()),
+            ("app", "obj")
+        );
+        assert!(claims.exp.is_some(), "exp not read");
+        assert!(EntraClaims::parse("not-a-jwt").is_none());
+        let no_oid = URL_SAFE.encode(br#"{"appid":"app"}"#);
+        assert!(EntraClaims::parse(&format!("h.{no_oid}.s")).is_none());
+    }
+}
