@@ -1,17 +1,69 @@
-//! User access tokens for chat calls.
+//! User access tokens for chat calls, and how they are kept fresh.
 //!
-//! (Interim version: a static token whose `exp` is read from the JWT. Refreshing
-//! credentials replace this in issue #4.)
+//! A [`CommunicationTokenCredential`] holds either one static token or a token plus a
+//! *refresher* (any `Fn() -> Result<AccessToken>`, typically a call to your own service that
+//! asks the Identity API for a new token).
+//!
+//! # When a token is refreshed
+//!
+//! A token is refreshed on the first call that needs it when
+//! - there is no token yet, or
+//! - it is expired or expires within 10 minutes ([`REFRESH_WINDOW`]), or
+//! - the service rejected it with a 401 (the chat clients then refresh once and retry once).
+//!
+//! A refresher that hands out tokens living 10 minutes or less would put every token inside
+//! that window at once; such a token is refreshed at half its lifetime instead, so a refresher
+//! is never called in a loop.
+//!
+//! However many threads ask at once, one of them runs the refresher and the others wait for
+//! its result (no thread is ever spawned). A failed refresh is returned as
+//! [`Error::Credential`] with the refresher's error as its source, and the next attempt is
+//! allowed only after a backoff (0.5 s, doubling to at most 30 s); calls in between fail fast
+//! with the same error instead of calling the refresher again. While the current token is
+//! still valid, a failed refresh is logged and the current token is used.
+//!
+//! # Proactive refresh, without a background thread
+//!
+//! With [`CommunicationTokenRefreshOptions::proactive_refresh`], the call that first finds the
+//! token inside the refresh window refreshes it, while every other caller keeps using the
+//! still-valid token instead of waiting. Calls therefore never wait for a refresh as long as
+//! one call happens in the 10 minutes before expiry; only an expired (or rejected) token makes
+//! callers wait. Without it, callers inside the window wait for the refresh, so nobody sends a
+//! token that is about to expire.
+//!
+//! # Dispose and drop
+//!
+//! Clones share one token. [`dispose`](CommunicationTokenCredential::dispose) drops the token
+//! for every clone and makes every later call fail with [`Error::Credential`]; a refresh already
+//! running finishes, but its result is discarded. Dropping the last clone frees the token and
+//! the refresher; as nothing runs in the background, there is nothing else to stop.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 
 use crate::error::{Error, Result};
 
+/// How long before its expiry a token is refreshed.
+pub const REFRESH_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// The wait after the first failed refresh; it doubles with each further failure.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// The longest wait between refresh attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
 /// A user access token and the time it expires. `Debug` never shows the token.
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// let token = acs_chat::AccessToken::from_jwt(token)?;
+/// assert!(!format!("{token:?}").contains(&token.token));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
     /// The token text, sent as `Authorization: Bearer <token>`.
@@ -30,6 +82,9 @@ impl fmt::Debug for AccessToken {
 
 impl AccessToken {
     /// Reads the `exp` claim of a JWT-shaped token without verifying its signature.
+    ///
+    /// Fails with [`Error::Credential`] when the token is not three dot-separated parts whose
+    /// middle part is base64 JSON with a numeric `exp`. The error never contains the token.
     pub fn from_jwt(token: impl Into<String>) -> Result<Self> {
         let token = token.into();
         let expires_on = jwt_expiry(&token)?;
@@ -40,7 +95,9 @@ impl AccessToken {
 fn jwt_expiry(token: &str) -> Result<DateTime<Utc>> {
     let mut parts = token.split('.');
     let (Some(_), Some(payload), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(Error::credential("the token is not a JWT (expected three dot-separated parts)"));
+        return Err(Error::credential(
+            "the token is not a JWT (expected three dot-separated parts)",
+        ));
     };
     let trimmed = payload.trim_end_matches('=');
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -52,48 +109,630 @@ fn jwt_expiry(token: &str) -> Result<DateTime<Utc>> {
     let exp = claims
         .get("exp")
         .and_then(|v| v.as_f64())
+        .filter(|v| v.is_finite())
         .ok_or_else(|| Error::credential("the token has no numeric `exp` claim"))?;
     Utc.timestamp_opt(exp.trunc() as i64, 0)
         .single()
         .ok_or_else(|| Error::credential("the token's `exp` claim is out of range"))
 }
 
-/// Holds the user access token that chat calls send. Cheap to clone; `Send + Sync`.
+/// The function that fetches a fresh token.
+pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
+
+/// How a refreshing [`CommunicationTokenCredential`] is set up.
+///
+/// ```
+/// use acs_chat::credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let user = emu.create_user();
+/// # let emu = std::sync::Arc::new(emu);
+/// # let e = emu.clone();
+/// let options = CommunicationTokenRefreshOptions {
+///     token: None,
+///     // Usually a call to your own backend, which asks the Identity API for a token.
+///     token_refresher: Box::new(move || {
+///         AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+///     }),
+///     proactive_refresh: true,
+/// };
+/// let credential = CommunicationTokenCredential::with_options(options)?;
+/// let token = credential.get_token()?; // runs the refresher once
+/// assert!(token.expires_on > chrono::Utc::now());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CommunicationTokenRefreshOptions {
+    /// The token to start with. `None` fetches one with the refresher on first use.
+    pub token: Option<String>,
+    /// Fetches a fresh token. Called on the thread of the call that needs the token, at most
+    /// one at a time.
+    pub token_refresher: Box<TokenRefresher>,
+    /// Refresh inside the refresh window without making other callers wait (see the
+    /// [module docs](crate::credential)).
+    pub proactive_refresh: bool,
+}
+
+impl CommunicationTokenRefreshOptions {
+    /// Options with `refresher`, no initial token and no proactive refresh.
+    pub fn new(refresher: impl Fn() -> Result<AccessToken> + Send + Sync + 'static) -> Self {
+        CommunicationTokenRefreshOptions {
+            token: None,
+            token_refresher: Box::new(refresher),
+            proactive_refresh: false,
+        }
+    }
+}
+
+impl fmt::Debug for CommunicationTokenRefreshOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommunicationTokenRefreshOptions")
+            .field("has_token", &self.token.is_some())
+            .field("proactive_refresh", &self.proactive_refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Holds the user access token that chat calls send, and refreshes it when it can.
+///
+/// Cheap to clone (clones share the token and the refresher) and `Send + Sync`. `Debug` shows
+/// when the token expires, never the token. See the [module docs](crate::credential) for when
+/// tokens are refreshed, how concurrent callers are served, and dispose/drop semantics.
+///
+/// ```
+/// use acs_chat::CommunicationTokenCredential;
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// let credential = CommunicationTokenCredential::new(token)?;
+/// let now = credential.get_token()?;
+/// assert!(!format!("{credential:?}").contains(&now.token));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct CommunicationTokenCredential {
-    inner: Arc<AccessToken>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    /// Signalled whenever a refresh ends (well or badly) and on dispose.
+    refreshed: Condvar,
+    refresher: Option<Box<TokenRefresher>>,
+    proactive: bool,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Held>,
+    refreshing: bool,
+    /// Consecutive failed refreshes.
+    failures: u32,
+    /// No refresh before this instant (set after a failure).
+    retry_at: Option<Instant>,
+    /// What the last failed refresh returned, for the callers that did not run it.
+    last_error: Option<Error>,
+    disposed: bool,
+}
+
+struct Held {
+    token: AccessToken,
+    /// From this time on the token is due for a refresh.
+    refresh_at: DateTime<Utc>,
+    /// The service answered 401 to it.
+    rejected: bool,
+}
+
+impl Held {
+    /// A token handed in by the caller: due 10 minutes before it expires.
+    fn initial(token: AccessToken) -> Self {
+        Held {
+            refresh_at: token.expires_on - window(),
+            token,
+            rejected: false,
+        }
+    }
+
+    /// A token the refresher returned at `now`: due 10 minutes before expiry, or at half its
+    /// lifetime when it lives 10 minutes or less (else every call would refresh it again).
+    fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Self {
+        let window_start = token.expires_on - window();
+        let refresh_at = if window_start > now {
+            window_start
+        } else {
+            now + (token.expires_on - now) / 2
+        };
+        Held {
+            token,
+            refresh_at,
+            rejected: false,
+        }
+    }
+
+    /// Good to send: not rejected and not expired.
+    fn usable(&self, now: DateTime<Utc>) -> Option<&AccessToken> {
+        (!self.rejected && self.token.expires_on > now).then_some(&self.token)
+    }
+}
+
+fn window() -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(REFRESH_WINDOW).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+fn backoff(failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_MAX)
 }
 
 impl fmt::Debug for CommunicationTokenCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.lock();
         f.debug_struct("CommunicationTokenCredential")
-            .field("expires_on", &self.inner.expires_on)
+            .field(
+                "expires_on",
+                &state.current.as_ref().map(|h| h.token.expires_on),
+            )
+            .field("refreshing", &self.inner.refresher.is_some())
+            .field("proactive_refresh", &self.inner.proactive)
             .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held while user code runs, so a poisoned lock still holds
+        // consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Ends a refresh even when the refresher panics, so waiting callers are never stuck.
+struct RefreshGuard<'a> {
+    inner: &'a Inner,
+    armed: bool,
+}
+
+impl Drop for RefreshGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.inner.lock();
+            state.refreshing = false;
+            state.failures = state.failures.saturating_add(1);
+            state.retry_at = Some(Instant::now() + backoff(state.failures));
+            state.last_error = Some(Error::credential("the token refresher panicked"));
+            self.inner.refreshed.notify_all();
+        }
     }
 }
 
 impl CommunicationTokenCredential {
     /// A credential for one static token. Fails when the token is not a JWT with a numeric `exp`.
+    ///
+    /// The token is sent until it expires; after that every call fails before sending
+    /// anything, with an [`Error::Credential`] that says the token expired.
     pub fn new(token: impl Into<String>) -> Result<Self> {
-        Ok(CommunicationTokenCredential {
-            inner: Arc::new(AccessToken::from_jwt(token)?),
-        })
+        Ok(Self::build(
+            Some(Held::initial(AccessToken::from_jwt(token)?)),
+            None,
+            false,
+        ))
     }
 
-    /// The token to send now. Fails, without sending anything, when it has expired.
-    pub fn get_token(&self) -> Result<AccessToken> {
-        if self.inner.expires_on <= Utc::now() {
-            return Err(Error::credential(format!(
-                "the static token expired at {}",
-                self.inner.expires_on
-            )));
+    /// A credential that refreshes its token with `options.token_refresher`. Fails when
+    /// `options.token` is given but is not a JWT with a numeric `exp`. Nothing is fetched here:
+    /// without an initial token, the first [`get_token`](Self::get_token) runs the refresher.
+    pub fn with_options(options: CommunicationTokenRefreshOptions) -> Result<Self> {
+        let current = match options.token {
+            Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)),
+            None => None,
+        };
+        Ok(Self::build(
+            current,
+            Some(options.token_refresher),
+            options.proactive_refresh,
+        ))
+    }
+
+    fn build(
+        current: Option<Held>,
+        refresher: Option<Box<TokenRefresher>>,
+        proactive: bool,
+    ) -> Self {
+        CommunicationTokenCredential {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    current,
+                    ..State::default()
+                }),
+                refreshed: Condvar::new(),
+                refresher,
+                proactive,
+            }),
         }
-        Ok((*self.inner).clone())
     }
 
-    /// Called by a client after the service rejected `token` with a 401. Returns `true` when a
-    /// fresh token can be had, so the call is worth retrying once.
-    pub(crate) fn invalidate(&self, _token: &AccessToken) -> bool {
-        false
+    /// The token to send now, refreshed first when it is due (see the
+    /// [module docs](crate::credential)).
+    ///
+    /// Fails, without sending anything, when a static token has expired, when the refresher
+    /// failed (the error is the source of the returned [`Error::Credential`]) and no valid
+    /// token remains, or after [`dispose`](Self::dispose).
+    pub fn get_token(&self) -> Result<AccessToken> {
+        let inner = &*self.inner;
+        let mut state = inner.lock();
+        loop {
+            if state.disposed {
+                return Err(Error::credential("the credential was disposed"));
+            }
+            let now = Utc::now();
+            let usable = state.current.as_ref().and_then(|h| h.usable(now)).cloned();
+            let due = match &state.current {
+                Some(held) => held.rejected || now >= held.refresh_at,
+                None => true,
+            };
+            if !due {
+                if let Some(token) = usable {
+                    return Ok(token);
+                }
+            }
+            let Some(refresher) = &inner.refresher else {
+                return match (usable, &state.current) {
+                    (Some(token), _) => Ok(token),
+                    (None, Some(held)) => Err(Error::credential(format!(
+                        "the static token expired at {} and there is no refresher to renew it",
+                        held.token.expires_on
+                    ))),
+                    (None, None) => Err(Error::credential("there is no token")),
+                };
+            };
+            if state.refreshing {
+                if inner.proactive {
+                    if let Some(token) = usable {
+                        return Ok(token);
+                    }
+                }
+                state = inner
+                    .refreshed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            if let Some(retry_at) = state.retry_at {
+                let left = retry_at.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    if let Some(token) = usable {
+                        return Ok(token);
+                    }
+                    return Err(Error::Credential {
+                        message: format!(
+                            "the token refresher failed {} time(s) in a row; the next attempt is allowed in {} ms",
+                            state.failures,
+                            left.as_millis()
+                        ),
+                        source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+                    });
+                }
+            }
+
+            // This thread refreshes; the lock is released while user code runs.
+            state.refreshing = true;
+            drop(state);
+            let mut guard = RefreshGuard { inner, armed: true };
+            let result = refresher().and_then(|token| {
+                if token.expires_on <= Utc::now() {
+                    Err(Error::credential(
+                        "the token refresher returned a token that has already expired",
+                    ))
+                } else {
+                    Ok(token)
+                }
+            });
+            state = inner.lock();
+            guard.armed = false;
+            state.refreshing = false;
+            inner.refreshed.notify_all();
+            if state.disposed {
+                continue;
+            }
+            match result {
+                Ok(token) => {
+                    log::debug!(
+                        "user access token refreshed; it expires at {}",
+                        token.expires_on
+                    );
+                    state.current = Some(Held::refreshed(token.clone(), Utc::now()));
+                    state.failures = 0;
+                    state.retry_at = None;
+                    state.last_error = None;
+                    return Ok(token);
+                }
+                Err(err) => {
+                    state.failures = state.failures.saturating_add(1);
+                    let wait = backoff(state.failures);
+                    state.retry_at = Some(Instant::now() + wait);
+                    state.last_error = Some(duplicate(&err));
+                    let still_valid = state
+                        .current
+                        .as_ref()
+                        .and_then(|h| h.usable(Utc::now()))
+                        .cloned();
+                    if let Some(token) = still_valid {
+                        log::warn!(
+                            "user access token refresh failed ({err}); using the current token, next attempt in {wait:?}"
+                        );
+                        return Ok(token);
+                    }
+                    log::warn!(
+                        "user access token refresh failed ({err}); next attempt in {wait:?}"
+                    );
+                    return Err(Error::Credential {
+                        message: "the token refresher failed".to_owned(),
+                        source: Some(Box::new(err)),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Called by a client after the service rejected `token` with a 401. Marks that token
+    /// unusable, so the next [`get_token`](Self::get_token) refreshes. Returns `true` when a
+    /// fresh token can be had (there is a refresher), so the call is worth retrying once.
+    #[allow(dead_code)] // Called by the chat clients' 401 path.
+    pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
+        if self.inner.refresher.is_none() {
+            return false;
+        }
+        let mut state = self.inner.lock();
+        if state.disposed {
+            return false;
+        }
+        if let Some(held) = state.current.as_mut() {
+            if held.token.token == token.token {
+                held.rejected = true;
+            }
+        }
+        true
+    }
+
+    /// Drops the token for this credential and all its clones; every later call fails with
+    /// [`Error::Credential`]. A refresh running on another thread finishes, but its token is
+    /// discarded. Calling it twice is harmless.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// let credential = acs_chat::CommunicationTokenCredential::new(token)?;
+    /// let clone = credential.clone();
+    /// credential.dispose();
+    /// assert!(clone.get_token().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dispose(&self) {
+        let mut state = self.inner.lock();
+        state.disposed = true;
+        state.current = None;
+        state.last_error = None;
+        self.inner.refreshed.notify_all();
+    }
+}
+
+/// A copy of `err` for the callers that did not run the failed refresh (our `Error` is not
+/// `Clone`). Service errors are kept whole; other errors keep their message.
+fn duplicate(err: &Error) -> Error {
+    if let Some(service) = err.service_error() {
+        return Error::Service(Box::new(service.clone()));
+    }
+    match err {
+        Error::Credential { message, source } => Error::Credential {
+            message: message.clone(),
+            source: source.as_deref().map(|s| Box::new(duplicate(s))),
+        },
+        Error::InvalidArgument { name, reason } => Error::InvalidArgument {
+            name,
+            reason: reason.clone(),
+        },
+        Error::Timeout(d) => Error::Timeout(*d),
+        other => Error::Transport {
+            message: error_chain(other),
+            source: None,
+        },
+    }
+}
+
+/// `err` and its sources, joined with `: `.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A JWT-shaped token that expires `secs` seconds from now.
+    fn token_expiring_in(secs: i64, tag: &str) -> String {
+        let exp = Utc::now().timestamp() + secs;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"exp":{exp},"tag":"{tag}"}}"#));
+        format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
+    }
+
+    /// A static token is returned as long as it is valid.
+    #[test]
+    fn get_token_static_returns_token() {
+        let text = token_expiring_in(3600, "a");
+        let credential = CommunicationTokenCredential::new(text.clone()).expect("valid token");
+        let got = credential.get_token().expect("valid token");
+        assert_eq!(got.token, text);
+        assert!(
+            !credential.invalidate(&got),
+            "a static token cannot be refreshed"
+        );
+    }
+
+    /// An expired static token fails with an error that says it expired.
+    #[test]
+    fn get_token_expired_static_fails_saying_so() {
+        let text = token_expiring_in(-5, "old");
+        let credential = CommunicationTokenCredential::new(text.clone()).expect("valid JWT");
+        let err = credential.get_token().expect_err("an expired static token");
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, Error::Credential { .. }), "{shown}");
+        assert!(shown.contains("expired"), "message: {shown}");
+        assert!(!shown.contains(&text), "token leaked: {shown}");
+    }
+
+    /// Malformed tokens are rejected without echoing them.
+    #[test]
+    fn new_malformed_token_fails_without_echo() {
+        for bad in ["abc", "a.!!!.c", "a.bm90IGpzb24.c", "a.eyJ4IjoxfQ.c"] {
+            let err = CommunicationTokenCredential::new(bad).expect_err("malformed token");
+            assert!(!format!("{err:?}").contains(bad), "token echoed: {err:?}");
+        }
+    }
+
+    /// A refreshing credential fetches lazily, reuses a fresh token, and refreshes after
+    /// `invalidate`.
+    #[test]
+    fn invalidate_token_makes_next_call_refresh() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(move || {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
+            }),
+        )
+        .expect("valid options");
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing fetched up front");
+        let first = credential.get_token().expect("refreshed");
+        let again = credential.get_token().expect("cached");
+        assert_eq!(first, again);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(credential.invalidate(&first));
+        let second = credential.get_token().expect("refreshed");
+        assert_ne!(first.token, second.token);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Invalidating a token that was already replaced changes nothing.
+        assert!(credential.invalidate(&first));
+        assert_eq!(credential.get_token().expect("cached"), second);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A token inside the refresh window is replaced; a short-lived one at half-life only.
+    #[test]
+    fn get_token_refreshes_inside_window_without_looping() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let options = CommunicationTokenRefreshOptions {
+            token: Some(token_expiring_in(120, "initial")),
+            // Tokens that live 5 minutes: inside the window from the start.
+            token_refresher: Box::new(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                AccessToken::from_jwt(token_expiring_in(300, "short"))
+            }),
+            proactive_refresh: false,
+        };
+        let credential = CommunicationTokenCredential::with_options(options).expect("valid");
+        for _ in 0..10 {
+            credential.get_token().expect("a token");
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the initial token inside the window is refreshed once, the short-lived one kept"
+        );
+    }
+
+    /// A failing refresher surfaces its error, is not retried during the backoff, and a
+    /// refresher that recovers is used again afterwards.
+    #[test]
+    fn get_token_failing_refresher_backs_off_then_recovers() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(move || {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(Error::invalid_argument("user", "no such user"))
+                } else {
+                    AccessToken::from_jwt(token_expiring_in(3600, "ok"))
+                }
+            }),
+        )
+        .expect("valid options");
+        let err = credential.get_token().expect_err("the refresher failed");
+        let Error::Credential {
+            source: Some(source),
+            ..
+        } = &err
+        else {
+            panic!("expected a credential error with a source, got {err:?}");
+        };
+        assert!(
+            matches!(**source, Error::InvalidArgument { .. }),
+            "source {source:?}"
+        );
+        let fast = credential.get_token().expect_err("inside the backoff");
+        assert!(
+            fast.to_string().contains("next attempt"),
+            "backoff error: {fast}"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "no retry inside the backoff"
+        );
+        std::thread::sleep(backoff(1) + Duration::from_millis(50));
+        credential.get_token().expect("recovered");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// A panicking refresher does not leave waiters stuck.
+    #[test]
+    fn get_token_panicking_refresher_is_reported() {
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(|| panic!("refresher bug")),
+        )
+        .expect("valid options");
+        let c = credential.clone();
+        let joined = std::thread::spawn(move || c.get_token()).join();
+        assert!(
+            joined.is_err(),
+            "the panic propagates to the calling thread"
+        );
+        let err = credential.get_token().expect_err("backoff after a panic");
+        assert!(
+            format!("{err:?}").contains("panicked"),
+            "error after a panic: {err:?}"
+        );
+    }
+
+    /// Dispose drops the token for all clones.
+    #[test]
+    fn dispose_credential_fails_later_calls() {
+        let credential =
+            CommunicationTokenCredential::new(token_expiring_in(3600, "d")).expect("valid");
+        let clone = credential.clone();
+        credential.dispose();
+        let err = clone.get_token().expect_err("disposed");
+        assert!(err.to_string().contains("disposed"), "{err}");
+        assert!(
+            format!("{clone:?}").contains("expires_on: None"),
+            "{clone:?}"
+        );
+    }
+
+    /// Backoff doubles and is capped.
+    #[test]
+    fn backoff_doubles_up_to_cap() {
+        let seen: Vec<_> = (1..=9).map(backoff).collect();
+        assert_eq!(seen[0], Duration::from_millis(500));
+        assert_eq!(seen[1], Duration::from_secs(1));
+        assert_eq!(seen[8], BACKOFF_MAX, "{seen:?}");
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
     }
 }
