@@ -30,3 +30,8 @@ mod pager;
 pub use credential::{AccessToken, CommunicationTokenCredential};
 pub use error::{ChatError, Error, Result, ServiceError};
 pub use http::RetryOptions;
+pub use models::{
+    ChatAttachment, ChatMessage, ChatMessageContent, ChatMessageReadReceipt, ChatMessageType,
+    ChatParticipant, ChatRetentionPolicy, ChatThreadInfo, ChatThreadProperties,
+    CommunicationIdentifier, CreateChatThreadResult, SendChatMessageResult,
+};

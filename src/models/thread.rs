@@ -1,0 +1,262 @@
+//! Chat threads: `ChatThreadProperties`, `ChatThreadInfo` (list items) and the create result.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::identifier::{CommunicationIdentifier, WireIdentifier};
+use super::participant::ChatParticipant;
+use super::retention::ChatRetentionPolicy;
+use super::time;
+use crate::error::ChatError;
+
+/// A chat thread's properties, as `get_chat_thread` and `create_chat_thread` return them.
+///
+/// ```
+/// use acs_chat::models::{ChatRetentionPolicy, ChatThreadProperties};
+/// let t: ChatThreadProperties = serde_json::from_str(r#"{
+///     "id": "19:abc@thread.v2", "topic": "Lunch", "createdOn": "2020-06-06T05:55:41.6460000Z",
+///     "createdByCommunicationIdentifier": {"rawId": "8:acs:r_u", "communicationUser": {"id": "8:acs:r_u"}},
+///     "retentionPolicy": {"kind": "none"}, "messagingPolicy": {"textOnlyChat": false}}"#)?;
+/// assert_eq!(t.topic, "Lunch");
+/// assert_eq!(t.retention_policy, Some(ChatRetentionPolicy::None));
+/// assert!(t.additional_properties.contains_key("messagingPolicy"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ThreadWire", into = "ThreadWire")]
+pub struct ChatThreadProperties {
+    /// The thread id (`19:…@thread.v2`).
+    pub id: String,
+    /// The thread's topic.
+    pub topic: String,
+    /// When the thread was created.
+    pub created_on: DateTime<Utc>,
+    /// Who created the thread.
+    pub created_by: CommunicationIdentifier,
+    /// When the thread was deleted.
+    pub deleted_on: Option<DateTime<Utc>>,
+    /// Free-form string pairs about the thread (api-version 2025-03-15; up to 1 KB).
+    pub metadata: Option<HashMap<String, String>>,
+    /// When the service deletes the thread by itself (api-version 2025-03-15).
+    pub retention_policy: Option<ChatRetentionPolicy>,
+    /// Fields this version of the crate does not know (such as preview `messagingPolicy`),
+    /// kept as received.
+    pub additional_properties: Map<String, Value>,
+    wire_created_by: WireIdentifier,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadWire {
+    id: String,
+    topic: String,
+    #[serde(with = "time")]
+    created_on: DateTime<Utc>,
+    created_by_communication_identifier: Map<String, Value>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::option"
+    )]
+    deleted_on: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metadata: Option<HashMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention_policy: Option<ChatRetentionPolicy>,
+    #[serde(flatten)]
+    additional_properties: Map<String, Value>,
+}
+
+impl TryFrom<ThreadWire> for ChatThreadProperties {
+    type Error = String;
+
+    fn try_from(w: ThreadWire) -> Result<Self, String> {
+        let (created_by, wire_created_by) =
+            WireIdentifier::decode(w.created_by_communication_identifier)?;
+        Ok(ChatThreadProperties {
+            id: w.id,
+            topic: w.topic,
+            created_on: w.created_on,
+            created_by,
+            deleted_on: w.deleted_on,
+            metadata: w.metadata,
+            retention_policy: w.retention_policy,
+            additional_properties: w.additional_properties,
+            wire_created_by,
+        })
+    }
+}
+
+impl From<ChatThreadProperties> for ThreadWire {
+    fn from(t: ChatThreadProperties) -> Self {
+        ThreadWire {
+            created_by_communication_identifier: t.wire_created_by.encode(&t.created_by),
+            id: t.id,
+            topic: t.topic,
+            created_on: t.created_on,
+            deleted_on: t.deleted_on,
+            metadata: t.metadata,
+            retention_policy: t.retention_policy,
+            additional_properties: t.additional_properties,
+        }
+    }
+}
+
+/// A thread in the list `list_chat_threads` returns (the REST `ChatThreadItem`).
+///
+/// ```
+/// use acs_chat::models::ChatThreadInfo;
+/// let t: ChatThreadInfo = serde_json::from_str(
+///     r#"{"id":"19:abc@thread.v2","topic":"Test","lastMessageReceivedOn":"2023-11-22T16:02:07Z"}"#,
+/// )?;
+/// assert!(t.last_message_received_on.is_some());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatThreadInfo {
+    /// The thread id.
+    pub id: String,
+    /// The thread's topic.
+    pub topic: String,
+    /// When the thread was deleted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::option"
+    )]
+    pub deleted_on: Option<DateTime<Utc>>,
+    /// When the last message arrived (sometimes absent).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::option"
+    )]
+    pub last_message_received_on: Option<DateTime<Utc>>,
+    /// Fields this version of the crate does not know, kept as received.
+    #[serde(flatten)]
+    pub additional_properties: Map<String, Value>,
+}
+
+/// What `create_chat_thread` returns: the new thread, and the participants the service
+/// rejected, each with its error.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateChatThreadResult {
+    /// The thread that was created (or, for a repeated idempotency token, the original one).
+    pub chat_thread: Option<ChatThreadProperties>,
+    /// Each requested participant the service rejected, with the reason.
+    pub errors: Vec<(ChatParticipant, ChatError)>,
+}
+
+impl CreateChatThreadResult {
+    /// Pairs the service's `invalidParticipants` with the participants that were requested,
+    /// by matching each error's `target` with a participant's raw id. An error whose target
+    /// matches no requested participant is paired with a participant built from the target.
+    #[allow(dead_code)] // called by the chat client
+    pub(crate) fn from_body(body: CreateChatThreadBody, requested: &[ChatParticipant]) -> Self {
+        CreateChatThreadResult {
+            chat_thread: body.chat_thread,
+            errors: pair_invalid_participants(
+                body.invalid_participants.unwrap_or_default(),
+                requested,
+            ),
+        }
+    }
+}
+
+/// Pairs errors with the requested participants they name in `target` (see
+/// [`CreateChatThreadResult`]); shared with add-participants.
+#[allow(dead_code)] // called by the chat thread client
+pub(crate) fn pair_invalid_participants(
+    errors: Vec<ChatError>,
+    requested: &[ChatParticipant],
+) -> Vec<(ChatParticipant, ChatError)> {
+    errors
+        .into_iter()
+        .map(|error| {
+            let target = error.target.clone().unwrap_or_default();
+            let participant = requested
+                .iter()
+                .find(|p| {
+                    p.identifier.raw_id() == target
+                        || matches!(&p.identifier, CommunicationIdentifier::CommunicationUser { id } if *id == target)
+                })
+                .cloned()
+                .unwrap_or_else(|| {
+                    ChatParticipant::new(CommunicationIdentifier::from_raw_id(&target))
+                });
+            (participant, error)
+        })
+        .collect()
+}
+
+/// The create-thread response body: `{"chatThread": …, "invalidParticipants": […]}`.
+#[allow(dead_code)] // decoded by the chat client
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateChatThreadBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) chat_thread: Option<ChatThreadProperties>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) invalid_participants: Option<Vec<ChatError>>,
+}
+
+/// The add-participants response body: `{"invalidParticipants": […]}` or `{}`.
+#[allow(dead_code)] // decoded by the chat thread client
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AddChatParticipantsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) invalid_participants: Option<Vec<ChatError>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A 2024 preview thread with messagingPolicy and metadata round-trips unchanged.
+    #[test]
+    fn thread_properties_round_trip_preview_fields() {
+        let value = json!({
+            "id": "19:vv9@thread.v2", "topic": "test topic", "createdOn": "2024-06-06T00:03:25Z",
+            "createdByCommunicationIdentifier": {"rawId": "8:acs:r_u", "communicationUser": {"id": "8:acs:r_u"}},
+            "metadata": {"threadType": "primary"},
+            "retentionPolicy": {"kind": "threadCreationDate", "deleteThreadAfterDays": 90},
+            "messagingPolicy": {"textOnlyChat": false}
+        });
+        let t: ChatThreadProperties = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(
+            t.retention_policy,
+            Some(ChatRetentionPolicy::thread_creation_date(90))
+        );
+        assert_eq!(serde_json::to_value(&t).unwrap(), value);
+    }
+
+    /// Invalid participants are paired with the requested participant their target names.
+    #[test]
+    fn pair_invalid_participants_matches_target() {
+        let a = ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:r_a"))
+            .with_display_name("A");
+        let b = ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:r_b"));
+        let body: CreateChatThreadBody = serde_json::from_value(json!({
+            "invalidParticipants": [
+                {"target": "8:acs:r_a", "code": "403", "message": "Permissions check failed"},
+                {"target": "8:acs:r_z", "code": "404", "message": "Not found"}
+            ]
+        }))
+        .unwrap();
+        let result = CreateChatThreadResult::from_body(body, &[a.clone(), b]);
+        assert_eq!(result.errors.len(), 2, "errors: {:?}", result.errors);
+        assert_eq!(result.errors[0].0, a);
+        assert_eq!(result.errors[0].1.code, "403");
+        assert_eq!(result.errors[1].0.identifier.raw_id(), "8:acs:r_z");
+        assert!(result.chat_thread.is_none());
+    }
+}
