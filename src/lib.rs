@@ -27,7 +27,7 @@ pub mod identity;
 pub mod models;
 mod pager;
 
-pub use credential::{AccessToken, CommunicationTokenCredential};
+pub use credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
 pub use error::{ChatError, Error, Result, ServiceError};
 pub use http::RetryOptions;
 pub use models::{

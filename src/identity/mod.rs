@@ -17,13 +17,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![allow(dead_code)] // Temporary: the client that uses the helpers is not wired in yet.
-
-// `client` lands once `crate::models::CommunicationIdentifier` is exported.
-// mod client;
+mod client;
 pub mod hmac;
 mod key_credential;
 mod models;
 
+pub use client::{
+    CommunicationIdentityClient, CommunicationIdentityClientOptions, DEFAULT_IDENTITY_API_VERSION,
+};
 pub use key_credential::AzureKeyCredential;
 pub use models::CommunicationTokenScope;
