@@ -1,4 +1,45 @@
-pub fn placeholder() {}
+//! A faithful local stand-in for the Azure Communication Services (ACS) Chat and Identity
+//! REST service, for tests, examples and benchmarks that must run offline.
+//!
+//! ```
+//! let emu = acs_chat_emulator::Emulator::start()?;
+//! let (_user, token) = emu.user_with_token();
+//! // Point any ACS chat client at `emu.endpoint()` with `token`, or an identity client at
+//! // `emu.connection_string()`.
+//! assert!(emu.connection_string().starts_with("endpoint=http://127.0.0.1:"));
+//! # drop(token);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Layout
+//! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection.
+//! - `faults`: [`Faults`] and [`Fault`].
+//! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
+//! - `state`: the state every route shares (users and tokens, threads, counters).
+//! - `chat`: the 16 chat operations, paging and the in-memory store.
+//! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
+//!
+//! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
+//! mistake cannot hide on both sides at once.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub mod auth;
+mod chat;
+mod faults;
 pub mod hmac;
 pub mod identity;
+mod server;
+mod state;
+mod wire;
+
+pub use faults::{Fault, Faults};
+pub use server::{Emulator, EmulatorBuilder};
+
+/// The router every connection is served by.
+fn app(state: state::AppState) -> axum::Router {
+    axum::Router::new()
+        .merge(identity::routes::<state::AppState>())
+        .fallback(chat::dispatch)
+        .with_state(state)
+}
