@@ -72,6 +72,17 @@ pub enum Error {
         status: u16,
     },
 
+    /// The service did not add the participant given to
+    /// [`ChatThreadClient::add_participant`](crate::ChatThreadClient::add_participant); the
+    /// service's reason is inside.
+    #[error("the participant was not added: {}", participant_error_text(.0))]
+    ParticipantRejected(Box<ChatError>),
+
+    /// A success response that breaks the protocol in a way decoding alone cannot catch (for
+    /// example a list whose pages keep pointing at more empty pages).
+    #[error("unexpected response from the service: {0}")]
+    UnexpectedResponse(String),
+
     /// The response body was larger than the configured limit.
     #[error("the response body exceeds the limit of {limit} bytes")]
     BodyTooLarge {
@@ -93,6 +104,15 @@ pub enum Error {
     /// A connection string or access key could not be used. The key is never echoed.
     #[error("invalid connection string: {0}")]
     InvalidConnectionString(String),
+}
+
+fn participant_error_text(e: &ChatError) -> String {
+    match (e.code.is_empty(), e.message.is_empty()) {
+        (false, false) => format!("{} {}", e.code, e.message),
+        (false, true) => e.code.clone(),
+        (true, false) => e.message.clone(),
+        (true, true) => "no reason given".to_string(),
+    }
 }
 
 impl Error {

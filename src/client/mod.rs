@@ -1,1 +1,243 @@
-//! The chat clients.
+//! The chat clients: [`ChatClient`] (threads) and [`ChatThreadClient`] (one thread).
+//!
+//! Both share a `ClientInner` through an `Arc`: the transport (one connection pool), the
+//! validated endpoint, the credential and the api-version.
+
+mod chat_client;
+mod chat_thread_client;
+mod options;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+
+pub use chat_client::ChatClient;
+pub use chat_thread_client::ChatThreadClient;
+pub use options::{
+    ChatClientOptions, CreateChatThreadOptions, ListChatThreadsOptions, ListMessagesOptions,
+    ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
+    TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
+};
+
+use crate::credential::{AccessToken, CommunicationTokenCredential};
+use crate::error::{Error, Result};
+use crate::http::{
+    decoded_path, encode_query_value, rebase_next_link, Authorize, Endpoint, Method, Pipeline,
+    Request, Response, RetryClass,
+};
+use crate::pager::Pager;
+
+/// JSON bodies of POST requests.
+pub(crate) const JSON: &str = "application/json";
+/// JSON merge-patch bodies of PATCH requests.
+pub(crate) const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// What every clone of a chat client shares.
+pub(crate) struct ClientInner {
+    pipeline: Pipeline,
+    endpoint: Endpoint,
+    credential: CommunicationTokenCredential,
+    api_version: String,
+}
+
+impl ClientInner {
+    pub(crate) fn new(
+        endpoint: &str,
+        credential: CommunicationTokenCredential,
+        options: ChatClientOptions,
+    ) -> Result<Self> {
+        let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
+        let pipeline = Pipeline::new(options.to_pipeline_options()?);
+        Ok(ClientInner {
+            pipeline,
+            endpoint,
+            credential,
+            api_version: options.api_version,
+        })
+    }
+
+    /// `path?k=v&…&api-version=…` with every value percent-encoded; `path` is already encoded.
+    pub(crate) fn path_and_query(&self, path: &str, query: &[(&str, String)]) -> String {
+        let mut out = String::from(path);
+        out.push('?');
+        for (key, value) in query {
+            out.push_str(key);
+            out.push('=');
+            out.push_str(&encode_query_value(value));
+            out.push('&');
+        }
+        out.push_str("api-version=");
+        out.push_str(&encode_query_value(&self.api_version));
+        out
+    }
+
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        retry: RetryClass,
+    ) -> Request {
+        Request::new(method, self.endpoint.url(path_and_query), retry)
+    }
+
+    /// Sends with a bearer token, refreshed once after a 401.
+    pub(crate) fn send(&self, request: Request) -> Result<Response> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline.send(request, &auth)
+    }
+
+    /// A lazy pager over the list at `path` (already encoded). The first request is built
+    /// from `query`, or from `continuation_token` when one is given (it must belong to the
+    /// same list).
+    pub(crate) fn pager<T: DeserializeOwned + Send + 'static>(
+        self: &Arc<Self>,
+        path: &str,
+        query: &[(&str, String)],
+        continuation_token: Option<&str>,
+    ) -> Result<Pager<T>> {
+        let first = match continuation_token {
+            None => self.path_and_query(path, query),
+            Some(token) => {
+                let resumed =
+                    rebase_next_link(Some(token), &self.api_version).ok_or_else(|| {
+                        Error::invalid_argument("continuation_token", "must not be empty")
+                    })?;
+                if decoded_path(&resumed) != decoded_path(path) {
+                    return Err(Error::invalid_argument(
+                        "continuation_token",
+                        "belongs to a different list",
+                    ));
+                }
+                resumed
+            }
+        };
+        let inner = Arc::clone(self);
+        Ok(Pager::new(
+            first,
+            &self.api_version,
+            Box::new(move |path_and_query: &str| {
+                let request = inner.request(Method::GET, path_and_query, RetryClass::SafeToRepeat);
+                let response = inner.send(request)?;
+                crate::models::decode_page::<T>(&response.body).map_err(|source| Error::Decode {
+                    status: response.status,
+                    source,
+                })
+            }),
+        ))
+    }
+}
+
+/// Formats a time for a query parameter as the Python SDK does (UTC, `Z`, milliseconds).
+pub(crate) fn query_time(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the token sent,
+/// so that after a 401 the credential can be told which token failed.
+struct BearerAuth<'a> {
+    credential: &'a CommunicationTokenCredential,
+    last: RefCell<Option<AccessToken>>,
+}
+
+impl Authorize for BearerAuth<'_> {
+    fn authorize(&self, request: &mut Request) -> Result<()> {
+        let token = self.credential.get_token()?;
+        request.set_header("authorization", format!("Bearer {}", token.token));
+        *self.last.borrow_mut() = Some(token);
+        Ok(())
+    }
+
+    fn on_unauthorized(&self) -> bool {
+        match self.last.borrow().as_ref() {
+            Some(token) => self.credential.invalidate(token),
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inner() -> ClientInner {
+        // A syntactically valid token that expires far in the future; never sent anywhere.
+        let payload = base64_payload(r#"{"exp":4102444800}"#);
+        let credential = CommunicationTokenCredential::new(format!("h.{payload}.s")).expect("jwt");
+        ClientInner::new(
+            "https://contoso.example/",
+            credential,
+            ChatClientOptions::default(),
+        )
+        .expect("valid")
+    }
+
+    fn base64_payload(json: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Query values are encoded and api-version comes last.
+    #[test]
+    fn path_and_query_encodes_values_and_appends_version() {
+        let got = inner().path_and_query(
+            "/chat/threads",
+            &[
+                ("maxPageSize", "2".into()),
+                ("startTime", "2026-11-26T23:28:53.471Z".into()),
+            ],
+        );
+        assert_eq!(got, "/chat/threads?maxPageSize=2&startTime=2026-11-26T23%3A28%3A53.471Z&api-version=2025-03-15");
+    }
+
+    /// Query times are UTC with milliseconds and `Z`.
+    #[test]
+    fn query_time_uses_milliseconds_and_z() {
+        let t = DateTime::parse_from_rfc3339("2024-01-01T01:00:00+01:00")
+            .expect("valid")
+            .with_timezone(&Utc);
+        assert_eq!(query_time(&t), "2024-01-01T00:00:00.000Z");
+    }
+
+    /// A continuation token for another list is rejected before any request.
+    #[test]
+    fn pager_rejects_foreign_continuation_token() {
+        let inner = Arc::new(inner());
+        let r = inner.pager::<serde_json::Value>(
+            "/chat/threads/19%3Aa%40thread.v2/messages",
+            &[],
+            Some("https://x/chat/threads/19:a@thread.v2/participants?skip=2"),
+        );
+        assert!(
+            matches!(
+                r,
+                Err(Error::InvalidArgument {
+                    name: "continuation_token",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let r = inner.pager::<serde_json::Value>("/chat/threads", &[], Some(" "));
+        assert!(
+            matches!(
+                r,
+                Err(Error::InvalidArgument {
+                    name: "continuation_token",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let ok = inner.pager::<serde_json::Value>(
+            "/chat/threads/19%3Aa%40thread.v2/messages",
+            &[],
+            Some("https://x/chat/threads/19:a@thread.v2/messages?syncState=abc&api-version=old"),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+}

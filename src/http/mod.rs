@@ -7,9 +7,6 @@
 //! and turns every non-success status into a typed [`Error`]. Redirects are not followed (a
 //! 3xx is an [`Error::Redirect`]), so the `Authorization` header can never reach another host.
 
-// Temporary: the chat clients that use all of this land in the next commits.
-#![allow(dead_code)]
-
 mod retry;
 mod url;
 

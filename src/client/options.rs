@@ -1,0 +1,331 @@
+//! Client options and the per-call options of every operation.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::http::{
+    PipelineOptions, RetryOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BODY,
+};
+use crate::models::{ChatMessageType, ChatParticipant, ChatRetentionPolicy};
+
+/// The chat api-version sent by default.
+pub(crate) const DEFAULT_API_VERSION: &str = "2025-03-15";
+
+/// The largest page size accepted for `results_per_page` (the service's documented maximum).
+pub(crate) const MAX_PAGE_SIZE: i32 = 200;
+
+/// How a [`ChatClient`](crate::ChatClient) talks to the service.
+///
+/// Build with `..Default::default()` and change what you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use acs_chat::{ChatClientOptions, RetryOptions};
+///
+/// let options = ChatClientOptions {
+///     call_timeout: Duration::from_secs(10),
+///     retry: RetryOptions { max_retries: 5, ..Default::default() },
+///     ..Default::default()
+/// };
+/// assert_eq!(options.api_version, "2025-03-15");
+/// ```
+///
+/// # Retries
+///
+/// Operations that are safe to repeat (every `get_*` and `list_*`, updates, deletes, read
+/// receipts, typing notifications, removing a participant, and creating a thread, whose
+/// `repeatability-request-id` is kept across attempts so the service creates it once) are
+/// retried after connection failures, cut-short bodies and the statuses 408, 429, 500, 502,
+/// 503 and 504. `send_message`, `add_participants` and `add_participant` are retried only when
+/// the request provably was not processed: after 429, 503, or a failure to connect. So a retry
+/// never makes a message appear twice.
+///
+/// After a 401 the credential is asked for a fresh token and the call is repeated once.
+///
+/// # Timeouts
+///
+/// `call_timeout` bounds a whole call: every attempt, every wait between attempts and the
+/// reading of the response body. A stalled server cannot block a caller past it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatClientOptions {
+    /// The chat api-version sent with every request. Default: `"2025-03-15"`. Older stable
+    /// versions (`"2024-03-07"`, `"2023-11-07"`, `"2021-09-07"`) lack some fields (thread
+    /// metadata, retention policy, participant metadata).
+    pub api_version: String,
+    /// How failed attempts are retried. Default: [`RetryOptions::default`] (3 retries,
+    /// 800 ms initial delay, 30 s maximum delay).
+    pub retry: RetryOptions,
+    /// The longest wait for a new connection to be set up. Default: 10 s.
+    pub connect_timeout: Duration,
+    /// The longest a whole call may take, retries included. Default: 60 s.
+    pub call_timeout: Duration,
+    /// The largest response body accepted, in bytes; a larger one is
+    /// [`Error::BodyTooLarge`]. Default: 16 MiB.
+    pub max_response_body: u64,
+    /// Allow plain `http://` endpoints on hosts other than loopback. Tokens then travel
+    /// unencrypted; only for test networks. Default: `false` (`http://` only to 127.0.0.0/8,
+    /// `::1` and `localhost`).
+    pub allow_insecure_http: bool,
+}
+
+impl Default for ChatClientOptions {
+    fn default() -> Self {
+        ChatClientOptions {
+            api_version: DEFAULT_API_VERSION.to_string(),
+            retry: RetryOptions::default(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl ChatClientOptions {
+    /// Checks the options and turns them into pipeline options.
+    pub(crate) fn to_pipeline_options(&self) -> Result<PipelineOptions> {
+        let version_ok = !self.api_version.is_empty()
+            && self
+                .api_version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !version_ok {
+            return Err(Error::invalid_argument(
+                "api_version",
+                "must be a version like 2025-03-15 (letters, digits, `-` and `.`)",
+            ));
+        }
+        if self.call_timeout.is_zero() {
+            return Err(Error::invalid_argument(
+                "call_timeout",
+                "must be more than zero",
+            ));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::invalid_argument(
+                "connect_timeout",
+                "must be more than zero",
+            ));
+        }
+        if self.max_response_body == 0 {
+            return Err(Error::invalid_argument(
+                "max_response_body",
+                "must be more than zero",
+            ));
+        }
+        Ok(PipelineOptions {
+            retry: self.retry.clone(),
+            connect_timeout: self.connect_timeout,
+            call_timeout: self.call_timeout,
+            max_response_body: self.max_response_body,
+            ..PipelineOptions::default()
+        })
+    }
+}
+
+/// Options of [`ChatClient::create_chat_thread`](crate::ChatClient::create_chat_thread).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CreateChatThreadOptions {
+    /// The thread's first participants (the creator is always added).
+    pub participants: Vec<ChatParticipant>,
+    /// Sent as `repeatability-request-id`: a repeat of the call with the same token returns the
+    /// original thread instead of creating another one. A fresh UUID v4 when `None`; retries
+    /// within one call always reuse the same token.
+    pub idempotency_token: Option<String>,
+    /// Free-form string pairs about the thread (api-version 2025-03-15; up to 1 KB).
+    pub metadata: Option<HashMap<String, String>>,
+    /// When the service deletes the thread (api-version 2025-03-15).
+    pub retention_policy: Option<ChatRetentionPolicy>,
+}
+
+/// Options of [`ChatClient::list_chat_threads`](crate::ChatClient::list_chat_threads).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListChatThreadsOptions {
+    /// Threads per page, 1 to 200 (the service's default is 10 when `None`).
+    pub results_per_page: Option<i32>,
+    /// Only threads with activity at or after this time.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Resume a walk: a [`Page::continuation_token`](crate::Page::continuation_token) from an
+    /// earlier walk of the same list. The token carries the page size and start time, so the
+    /// other fields are ignored when it is set.
+    pub continuation_token: Option<String>,
+}
+
+/// Options of [`ChatThreadClient::update_properties`](crate::ChatThreadClient::update_properties).
+/// Fields left `None` are not changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateChatThreadOptions {
+    /// The new topic.
+    pub topic: Option<String>,
+    /// Metadata to merge into the thread's (api-version 2025-03-15).
+    pub metadata: Option<HashMap<String, String>>,
+    /// The new retention policy (api-version 2025-03-15).
+    pub retention_policy: Option<ChatRetentionPolicy>,
+}
+
+/// Options of [`ChatThreadClient::send_message`](crate::ChatThreadClient::send_message).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SendMessageOptions {
+    /// `Text` (the default when `None`) or `Html`; other types cannot be sent.
+    pub chat_message_type: Option<ChatMessageType>,
+    /// The sender's name shown with the message.
+    pub sender_display_name: Option<String>,
+    /// Free-form string pairs stored with the message.
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Options of [`ChatThreadClient::list_messages`](crate::ChatThreadClient::list_messages).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListMessagesOptions {
+    /// Messages per page, 1 to 200 (the service's default is 10 when `None`).
+    pub results_per_page: Option<i32>,
+    /// Only messages created at or after this time.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Resume a walk (see [`ListChatThreadsOptions::continuation_token`]).
+    pub continuation_token: Option<String>,
+}
+
+/// Options of [`ChatThreadClient::update_message`](crate::ChatThreadClient::update_message).
+/// Fields left `None` are not changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateMessageOptions {
+    /// The new content.
+    pub content: Option<String>,
+    /// Metadata to merge into the message's (an empty value removes a key).
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Options of [`ChatThreadClient::list_read_receipts`](crate::ChatThreadClient::list_read_receipts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListReadReceiptsOptions {
+    /// Receipts per page, 1 to 200.
+    pub results_per_page: Option<i32>,
+    /// How many receipts to skip from the start (0 or more).
+    pub skip: Option<i32>,
+    /// Resume a walk (see [`ListChatThreadsOptions::continuation_token`]).
+    pub continuation_token: Option<String>,
+}
+
+/// Options of [`ChatThreadClient::send_typing_notification`](crate::ChatThreadClient::send_typing_notification).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypingNotificationOptions {
+    /// The name shown as typing.
+    pub sender_display_name: Option<String>,
+}
+
+/// Options of [`ChatThreadClient::list_participants`](crate::ChatThreadClient::list_participants).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListParticipantsOptions {
+    /// Participants per page, 1 to 200.
+    pub results_per_page: Option<i32>,
+    /// How many participants to skip from the start (0 or more).
+    pub skip: Option<i32>,
+    /// Resume a walk (see [`ListChatThreadsOptions::continuation_token`]).
+    pub continuation_token: Option<String>,
+}
+
+/// Checks a page size: 1 to [`MAX_PAGE_SIZE`].
+pub(crate) fn check_page_size(size: Option<i32>) -> Result<()> {
+    match size {
+        Some(n) if !(1..=MAX_PAGE_SIZE).contains(&n) => Err(Error::invalid_argument(
+            "results_per_page",
+            format!("must be between 1 and {MAX_PAGE_SIZE}, got {n}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a skip count: 0 or more.
+pub(crate) fn check_skip(skip: Option<i32>) -> Result<()> {
+    match skip {
+        Some(n) if n < 0 => Err(Error::invalid_argument(
+            "skip",
+            format!("must not be negative, got {n}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented defaults are the real ones.
+    #[test]
+    fn chat_client_options_default_is_documented() {
+        let o = ChatClientOptions::default();
+        assert_eq!(o.api_version, "2025-03-15");
+        assert_eq!(o.connect_timeout, Duration::from_secs(10));
+        assert_eq!(o.call_timeout, Duration::from_secs(60));
+        assert_eq!(o.max_response_body, 16 * 1024 * 1024);
+        assert!(!o.allow_insecure_http);
+        assert_eq!(o.retry, RetryOptions::default());
+    }
+
+    /// Unusable options are rejected by name.
+    #[test]
+    fn to_pipeline_options_rejects_bad_values() {
+        let cases: Vec<(ChatClientOptions, &str)> = vec![
+            (
+                ChatClientOptions {
+                    api_version: String::new(),
+                    ..Default::default()
+                },
+                "api_version",
+            ),
+            (
+                ChatClientOptions {
+                    api_version: "2025-03-15&x=1".into(),
+                    ..Default::default()
+                },
+                "api_version",
+            ),
+            (
+                ChatClientOptions {
+                    call_timeout: Duration::ZERO,
+                    ..Default::default()
+                },
+                "call_timeout",
+            ),
+            (
+                ChatClientOptions {
+                    connect_timeout: Duration::ZERO,
+                    ..Default::default()
+                },
+                "connect_timeout",
+            ),
+            (
+                ChatClientOptions {
+                    max_response_body: 0,
+                    ..Default::default()
+                },
+                "max_response_body",
+            ),
+        ];
+        for (options, want) in cases {
+            let got = options.to_pipeline_options();
+            assert!(
+                matches!(got, Err(Error::InvalidArgument { name, .. }) if name == want),
+                "{options:?}: {got:?}"
+            );
+        }
+    }
+
+    /// Page sizes outside 1..=200 and negative skips are rejected.
+    #[test]
+    fn check_page_size_and_skip_bounds() {
+        for n in [0, -1, 201, i32::MIN, i32::MAX] {
+            assert!(check_page_size(Some(n)).is_err(), "page size {n} accepted");
+        }
+        for n in [1, 10, 200] {
+            assert!(check_page_size(Some(n)).is_ok(), "page size {n} rejected");
+        }
+        assert!(check_page_size(None).is_ok());
+        assert!(check_skip(Some(-1)).is_err());
+        assert!(check_skip(Some(0)).is_ok());
+    }
+}
