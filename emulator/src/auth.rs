@@ -15,7 +15,8 @@
 //! signature is HMAC-SHA256 with the resource's access key over `header.payload`, in base64url.
 //!
 //! Besides the claims real tokens carry (`skypeid`, `scp`, `csi`, `exp`, `acsScope`,
-//! `resourceId`, `iat`, …) each token has a `seq` claim: the directory's issue counter. Revocation
+//! `resourceId`, `iat`, …) each token has an `expMs` claim (the expiry in epoch milliseconds,
+//! which validation uses) and a `seq` claim: the directory's issue counter. Revocation
 //! records the counter, so a token issued right after a revocation works even within the same
 //! millisecond, and every token issued before it is rejected.
 //!
@@ -263,6 +264,7 @@ struct Claims {
     scp: u32,
     csi: String,
     exp: i64,
+    exp_ms: i64,
     rgn: String,
     acs_scope: String,
     resource_id: String,
@@ -350,8 +352,10 @@ impl Directory {
 
     /// Issues a token for `user_id` with `scopes`, valid for `lifetime` from now (any lifetime;
     /// the Identity API limits its callers to 1–24 hours, this does not). Returns the token and
-    /// its exact expiry; the token's `exp` claim is that instant rounded up to a whole second and
-    /// is when validation starts failing.
+    /// its expiry, to the millisecond: validation fails from that instant on. The token's `exp`
+    /// claim is the expiry rounded down to a whole second, so a client that reads `exp` never
+    /// believes a token is valid when the emulator would refuse it (`Duration::ZERO` gives a
+    /// token that is expired at once, for both).
     ///
     /// The token is signed whatever `user_id` is, but [`validate_bearer`](Self::validate_bearer)
     /// only accepts tokens of existing users.
@@ -377,17 +381,20 @@ impl Directory {
         let expires_on = now
             .checked_add_signed(lifetime)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let mut exp = expires_on.timestamp();
-        if expires_on.timestamp_subsec_nanos() > 0 {
-            exp += 1;
-        }
+        // Millisecond precision: what the `expMs` claim holds and validation compares with.
+        let exp_ms = expires_on.timestamp_millis();
+        let expires_on = Utc
+            .timestamp_millis_opt(exp_ms)
+            .single()
+            .unwrap_or(expires_on);
         let seq = self.last_seq.fetch_add(1, Ordering::SeqCst) + 1;
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let claims = Claims {
             skypeid: user_id.strip_prefix("8:").unwrap_or(user_id).to_owned(),
             scp: 1792,
             csi: now.timestamp().to_string(),
-            exp,
+            exp: expires_on.timestamp(),
+            exp_ms,
             rgn: "emulator".to_owned(),
             acs_scope: scope_list.join(","),
             resource_id: self.resource_id.clone(),
@@ -458,11 +465,7 @@ impl Directory {
                 .collect::<Option<Vec<_>>>()
                 .ok_or(AuthError::MalformedToken)?
         };
-        let expiry = Utc
-            .timestamp_opt(claims.exp, 0)
-            .single()
-            .ok_or(AuthError::MalformedToken)?;
-        if now >= expiry {
+        if now.timestamp_millis() >= claims.exp_ms {
             return Err(AuthError::Expired);
         }
         if claims.resource_id != self.resource_id {
@@ -574,7 +577,12 @@ mod tests {
         let claims = payload_json(&token);
         assert_eq!(
             claims["exp"],
-            serde_json::json!(1_800_003_601),
+            serde_json::json!(1_800_003_600),
+            "claims: {claims}"
+        );
+        assert_eq!(
+            claims["expMs"],
+            serde_json::json!(1_800_003_600_500_i64),
             "claims: {claims}"
         );
         assert_eq!(
@@ -623,6 +631,16 @@ mod tests {
         assert!(seen.is_ok(), "4 s into a 5 s token: {seen:?}");
         let seen = dir.validate_bearer_at(&token, now + chrono::Duration::seconds(5));
         assert_eq!(seen, Err(AuthError::Expired));
+        let (zero, expires_on) = dir.issue_token(&user, &[Scope::Chat], Duration::ZERO);
+        assert_eq!(
+            dir.validate_bearer_at(&zero, expires_on),
+            Err(AuthError::Expired)
+        );
+        let exp = payload_json(&zero)["exp"].as_i64().expect("numeric exp");
+        assert!(
+            exp <= Utc::now().timestamp(),
+            "zero-lifetime token has exp {exp} in the future"
+        );
     }
 
     /// Revocation rejects earlier tokens and accepts ones issued right after it.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acs_chat_emulator::auth::{AuthError, Directory};
-use acs_chat_emulator::identity;
+use acs_chat_emulator::{identity, Emulator};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -17,11 +17,17 @@ use sha2::{Digest, Sha256};
 
 const KEY: &[u8] = b"identity-wire-test-key-0123456789";
 
-/// An identity-only server on 127.0.0.1 with a known key, run on its own tokio runtime.
+/// A server on 127.0.0.1 with the known key: either the identity routes alone on their own
+/// tokio runtime (with the directory at hand), or the whole in-process emulator.
 struct Server {
     addr: SocketAddr,
-    directory: Arc<Directory>,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    directory: Option<Arc<Directory>>,
+    _guard: Guard,
+}
+
+enum Guard {
+    Own(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>), // dropped to shut down
+    Emulator(#[allow(dead_code)] Emulator),                    // dropped to shut down
 }
 
 impl Server {
@@ -50,8 +56,39 @@ impl Server {
         });
         Server {
             addr,
-            directory,
-            _shutdown: tx,
+            directory: Some(directory),
+            _guard: Guard::Own(tx),
+        }
+    }
+
+    /// The full emulator, identity and chat routes together.
+    fn emulator() -> Server {
+        let emu = Emulator::builder()
+            .access_key(&STANDARD.encode(KEY))
+            .start()
+            .expect("emulator starts");
+        let endpoint = emu.endpoint();
+        let addr = endpoint
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("endpoint {endpoint:?} is not http://IP:PORT"));
+        Server {
+            addr,
+            directory: None,
+            _guard: Guard::Emulator(emu),
+        }
+    }
+
+    fn dir(&self) -> &Directory {
+        self.directory
+            .as_deref()
+            .expect("test uses Server::start(), which keeps the directory")
+    }
+
+    fn emu(&self) -> &Emulator {
+        match &self._guard {
+            Guard::Emulator(emu) => emu,
+            Guard::Own(_) => panic!("test uses Server::emulator()"),
         }
     }
 
@@ -314,7 +351,7 @@ fn create_identity_without_body_returns_identity_only() {
     );
     let body = resp.json();
     let id = body["identity"]["id"].as_str().unwrap_or_default();
-    let prefix = format!("8:acs:{}_", server.directory.resource_id());
+    let prefix = format!("8:acs:{}_", server.dir().resource_id());
     assert!(id.starts_with(&prefix), "id {id:?} lacks {prefix:?}");
     assert!(
         body.get("accessToken").is_none(),
@@ -339,9 +376,10 @@ fn create_identity_with_scopes_returns_decodable_token() {
     let exp = claims["exp"]
         .as_i64()
         .unwrap_or_else(|| panic!("exp not an integer: {claims}"));
-    assert!(
-        exp >= expires_on.timestamp() && exp <= expires_on.timestamp() + 1,
-        "exp {exp} vs expiresOn {expires_on}"
+    assert_eq!(
+        exp,
+        expires_on.timestamp(),
+        "exp is not expiresOn {expires_on} rounded down"
     );
     let lifetime = expires_on - before;
     assert!(
@@ -351,7 +389,7 @@ fn create_identity_with_scopes_returns_decodable_token() {
     );
     assert_eq!(claims["acsScope"], "chat,voip", "claims {claims}");
     let caller = server
-        .directory
+        .dir()
         .validate_bearer(token)
         .expect("issued token validates");
     assert_eq!(
@@ -401,7 +439,7 @@ fn issue_access_token_returns_token_and_404_for_unknown() {
     let token = json["token"].as_str().expect("token");
     parse_expires_on(&json["expiresOn"]);
     let caller = server
-        .directory
+        .dir()
         .validate_bearer(token)
         .expect("token validates");
     assert_eq!(caller.user_id, user);
@@ -410,7 +448,7 @@ fn issue_access_token_returns_token_and_404_for_unknown() {
     let resp = server.call("POST", &raw, br#"{"scopes":["chat"]}"#);
     assert_eq!(resp.status, 200, "raw id: {resp:?}");
 
-    let stranger = format!("8:acs:{}_nobody", server.directory.resource_id());
+    let stranger = format!("8:acs:{}_nobody", server.dir().resource_id());
     let resp = server.issue(&stranger, r#"{"scopes": ["chat"]}"#);
     assert_eq!(
         (resp.status, resp.error_code()),
@@ -449,11 +487,11 @@ fn revoke_access_tokens_rejects_earlier_tokens() {
         .expect("token")
         .to_owned();
     assert_eq!(
-        server.directory.validate_bearer(&old).err(),
+        server.dir().validate_bearer(&old).err(),
         Some(AuthError::Revoked)
     );
     assert!(
-        server.directory.validate_bearer(&new).is_ok(),
+        server.dir().validate_bearer(&new).is_ok(),
         "token issued right after revoke refused"
     );
     let other = format!(
@@ -476,7 +514,7 @@ fn delete_identity_invalidates_user() {
     let resp = server.call("DELETE", &target, b"");
     assert_eq!(resp.status, 204, "{resp:?}");
     assert_eq!(
-        server.directory.validate_bearer(&token).err(),
+        server.dir().validate_bearer(&token).err(),
         Some(AuthError::DeletedUser)
     );
     assert_eq!(
@@ -517,7 +555,7 @@ fn exchange_teams_token_checks_claims() {
         "expiresOn {expires_on} vs Entra exp {exp}"
     );
     let caller = server
-        .directory
+        .dir()
         .validate_bearer(json["token"].as_str().expect("token"))
         .expect("exchanged token validates");
     assert_eq!(caller.user_id, "8:orgid:obj-1");
@@ -614,7 +652,7 @@ fn hmac_failures_return_401() {
         );
     }
     assert!(
-        server.directory.user_exists(&user),
+        server.dir().user_exists(&user),
         "a rejected DELETE deleted the user"
     );
 }
@@ -690,4 +728,135 @@ fn unknown_routes_answer_in_error_shape() {
     let resp = server.call("GET", &target, b"");
     assert_eq!(resp.status, 405, "{resp:?}");
     assert_eq!(resp.error_code(), "MethodNotAllowed");
+}
+
+impl Server {
+    /// `GET /chat/threads` with a bearer token: the cheapest authenticated chat call.
+    fn list_threads(&self, token: &str) -> Resp {
+        let headers = [
+            ("Host", self.host()),
+            ("Authorization", format!("Bearer {token}")),
+        ];
+        send_raw(
+            self.addr,
+            "GET",
+            "/chat/threads?api-version=2024-03-07",
+            &headers,
+            b"",
+        )
+    }
+
+    fn token_for(&self, user: &str) -> String {
+        let resp = self.issue(user, r#"{"scopes": ["chat"]}"#);
+        assert_eq!(resp.status, 200, "issue token: {resp:?}");
+        resp.json()["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// Chat calls refuse a token once its user's tokens are revoked or the user is deleted (via the Identity API).
+#[test]
+fn chat_call_rejects_revoked_and_deleted_users_tokens() {
+    let server = Server::emulator();
+    let user = server.create_user();
+    let old = server.token_for(&user);
+    let resp = server.list_threads(&old);
+    assert_eq!(resp.status, 200, "fresh token: {resp:?}");
+
+    let revoke = format!(
+        "/identities/{}/:revokeAccessTokens?api-version=2023-10-01",
+        encode(&user)
+    );
+    assert_eq!(server.call("POST", &revoke, b"").status, 204, "revoke");
+    let resp = server.list_threads(&old);
+    assert_eq!(
+        (resp.status, resp.error_code()),
+        (401, "Unauthorized".into()),
+        "revoked token: {resp:?}"
+    );
+    let new = server.token_for(&user);
+    let resp = server.list_threads(&new);
+    assert_eq!(
+        resp.status, 200,
+        "token issued right after revoke: {resp:?}"
+    );
+
+    let delete = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    assert_eq!(server.call("DELETE", &delete, b"").status, 204, "delete");
+    let resp = server.list_threads(&new);
+    assert_eq!(
+        (resp.status, resp.error_code()),
+        (401, "Unauthorized".into()),
+        "deleted user's token: {resp:?}"
+    );
+}
+
+/// Chat calls refuse expired, forged and voip-only tokens, and accept in-process ones.
+#[test]
+fn chat_call_rejects_expired_forged_and_voip_tokens() {
+    let server = Server::emulator();
+    let emu = server.emu();
+    let user = emu.create_user();
+    let good = emu.issue_token(&user, &["chat"], Duration::from_secs(3600));
+    assert_eq!(server.list_threads(&good).status, 200, "in-process token");
+    let expired = emu.issue_token(&user, &["chat"], Duration::ZERO);
+    let resp = server.list_threads(&expired);
+    assert_eq!(
+        (resp.status, resp.error_code()),
+        (401, "Unauthorized".into()),
+        "expired: {resp:?}"
+    );
+    let voip = emu.issue_token(&user, &["voip"], Duration::from_secs(3600));
+    assert_eq!(server.list_threads(&voip).status, 401, "voip-only token");
+    let other = Directory::new(b"some other key".to_vec());
+    let (forged, _) = other.issue_token(
+        &user,
+        &[acs_chat_emulator::auth::Scope::Chat],
+        Duration::from_secs(3600),
+    );
+    assert_eq!(
+        server.list_threads(&forged).status,
+        401,
+        "token signed with another key"
+    );
+    let mut tampered: Vec<char> = good.chars().collect();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    assert_eq!(
+        server.list_threads(&tampered).status,
+        401,
+        "tampered signature"
+    );
+    assert_eq!(server.list_threads("").status, 401, "empty token");
+}
+
+/// The emulator's mounted identity routes verify HMAC with the host with or without its port.
+#[test]
+fn emulator_identity_routes_accept_python_and_java_hosts() {
+    let server = Server::emulator();
+    let date = rfc1123(chrono::Utc::now());
+    for host in [server.host(), server.addr.ip().to_string()] {
+        let resp = server.send(&sign(
+            "POST",
+            "/identities?api-version=2023-10-01",
+            &host,
+            b"",
+            KEY,
+            &date,
+        ));
+        assert_eq!(resp.status, 201, "signed host {host}: {resp:?}");
+    }
+    let resp = server.send(&sign(
+        "POST",
+        "/identities?api-version=2023-10-01",
+        &server.host(),
+        b"",
+        b"wrong",
+        &date,
+    ));
+    assert_eq!(
+        (resp.status, resp.error_code()),
+        (401, "Unauthorized".into()),
+        "{resp:?}"
+    );
 }
