@@ -1,0 +1,441 @@
+//! `CommunicationIdentityClient` against the in-process emulator: every operation, HMAC
+//! signing accepted as sent and rejected when tampered with, revocation and deletion.
+
+use std::time::Duration;
+
+use acs_chat::identity::{
+    hmac, AzureKeyCredential, CommunicationIdentityClient, CommunicationIdentityClientOptions,
+    CommunicationTokenScope as Scope,
+};
+use acs_chat::{CommunicationIdentifier, Error};
+use acs_chat_emulator::Emulator;
+use base64::Engine as _;
+use chrono::Utc;
+
+fn client(emu: &Emulator) -> CommunicationIdentityClient {
+    CommunicationIdentityClient::from_connection_string(&emu.connection_string())
+        .expect("the emulator's connection string is valid")
+}
+
+/// A plain HTTP agent that hands back every status as a response.
+fn raw_agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    )
+}
+
+/// The status a chat call (list threads) gets with `token`: 200 when the token works.
+fn chat_status(emu: &Emulator, token: &str) -> u16 {
+    raw_agent()
+        .get(format!(
+            "{}/chat/threads?api-version=2025-03-15",
+            emu.endpoint()
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("the emulator answers")
+        .status()
+        .as_u16()
+}
+
+fn raw_id(user: &CommunicationIdentifier) -> String {
+    user.raw_id()
+}
+
+/// A JWT-shaped Entra ID token with the claims the Teams exchange checks (unsigned: the
+/// emulator has no Entra ID keys).
+fn entra_token(app_id: &str, object_id: &str) -> String {
+    let claims = serde_json::json!({
+        "appid": app_id,
+        "oid": object_id,
+        "exp": Utc::now().timestamp() + 3600,
+    });
+    let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    format!(
+        "{}.{}.{}",
+        enc(br#"{"alg":"RS256","typ":"JWT"}"#),
+        enc(claims.to_string().as_bytes()),
+        enc(b"signature")
+    )
+}
+
+/// `create_user` returns a new ACS user each time.
+#[test]
+fn create_user_returns_distinct_acs_users() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let a = client.create_user().expect("create user");
+    let b = client.create_user().expect("create user");
+    assert!(
+        matches!(&a, CommunicationIdentifier::CommunicationUser { id } if id.starts_with("8:acs:")),
+        "user {a:?}"
+    );
+    assert_ne!(a, b, "two users with the same id");
+}
+
+/// `create_user_and_token` returns a user and a working token with the requested lifetime.
+#[test]
+fn create_user_and_token_issues_working_token() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let before = Utc::now();
+    let (user, token) = client
+        .create_user_and_token(&Scope::ALL, Some(Duration::from_secs(3600)))
+        .expect("create user and token");
+    let lifetime = token.expires_on - before;
+    assert!(
+        (59..=61).contains(&lifetime.num_minutes()),
+        "token lifetime {lifetime:?} for a 1 h request"
+    );
+    assert!(raw_id(&user).starts_with("8:acs:"), "user {user:?}");
+    assert_eq!(chat_status(&emu, &token.token), 200, "the new token works");
+}
+
+/// Without `expires_in`, the service default (24 h) applies.
+#[test]
+fn create_user_and_token_defaults_to_24_hours() {
+    let emu = Emulator::start().expect("emulator starts");
+    let (_, token) = client(&emu)
+        .create_user_and_token(&[Scope::Chat], None)
+        .expect("create user and token");
+    let hours = (token.expires_on - Utc::now()).num_minutes();
+    assert!((1430..=1440).contains(&hours), "lifetime {hours} min");
+}
+
+/// `get_token` issues a working token for an existing user; earlier tokens keep working.
+#[test]
+fn get_token_issues_additional_working_token() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let (user, first) = client
+        .create_user_and_token(&[Scope::Chat], None)
+        .expect("create user and token");
+    let second = client
+        .get_token(
+            &user,
+            &[Scope::Chat, Scope::Voip],
+            Some(Duration::from_secs(2 * 3600)),
+        )
+        .expect("issue token");
+    assert_ne!(first.token, second.token);
+    assert_eq!(chat_status(&emu, &second.token), 200, "new token");
+    assert_eq!(chat_status(&emu, &first.token), 200, "earlier token");
+}
+
+/// Lifetimes outside 1 h..24 h and empty scope lists fail before anything is sent.
+#[test]
+fn get_token_bad_arguments_fail_before_sending() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let user = client.create_user().expect("create user");
+    let sent = emu.request_count();
+    for expires_in in [
+        Duration::from_secs(59 * 60),
+        Duration::from_secs(24 * 3600 + 1),
+        Duration::ZERO,
+    ] {
+        let err = client
+            .get_token(&user, &[Scope::Chat], Some(expires_in))
+            .expect_err("out-of-range lifetime");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    name: "expires_in",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = client
+            .create_user_and_token(&[Scope::Chat], Some(expires_in))
+            .expect_err("out-of-range lifetime");
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    }
+    let err = client.get_token(&user, &[], None).expect_err("no scopes");
+    assert!(
+        matches!(err, Error::InvalidArgument { name: "scopes", .. }),
+        "{err:?}"
+    );
+    let phone = CommunicationIdentifier::phone_number("+14255550123");
+    let err = client.revoke_tokens(&phone).expect_err("not an ACS user");
+    assert!(
+        matches!(err, Error::InvalidArgument { name: "user", .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        emu.request_count(),
+        sent,
+        "requests were sent for bad arguments"
+    );
+}
+
+/// Tokens issued before `revoke_tokens` stop working on chat calls; later ones work.
+#[test]
+fn revoke_tokens_stops_earlier_tokens() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let (user, old) = client
+        .create_user_and_token(&[Scope::Chat], None)
+        .expect("create user and token");
+    assert_eq!(chat_status(&emu, &old.token), 200, "before revocation");
+    client.revoke_tokens(&user).expect("revoke");
+    assert_eq!(chat_status(&emu, &old.token), 401, "revoked token");
+    let new = client
+        .get_token(&user, &[Scope::Chat], None)
+        .expect("issue token after revocation");
+    assert_eq!(
+        chat_status(&emu, &new.token),
+        200,
+        "token issued after revocation"
+    );
+}
+
+/// A deleted user's tokens stop working, and it can get no new token.
+#[test]
+fn delete_user_stops_its_tokens() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let (user, token) = client
+        .create_user_and_token(&[Scope::Chat], None)
+        .expect("create user and token");
+    client.delete_user(&user).expect("delete");
+    assert_eq!(chat_status(&emu, &token.token), 401, "deleted user's token");
+    let err = client
+        .get_token(&user, &[Scope::Chat], None)
+        .expect_err("token for a deleted user");
+    assert_eq!(err.status(), Some(404), "{err:?}");
+}
+
+/// Operations on a user the resource never created are the service's 404.
+#[test]
+fn get_token_unknown_user_is_not_found() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let ghost = CommunicationIdentifier::communication_user("8:acs:unknown_user");
+    for (what, result) in [
+        (
+            "get_token",
+            client.get_token(&ghost, &[Scope::Chat], None).map(drop),
+        ),
+        ("revoke_tokens", client.revoke_tokens(&ghost)),
+        ("delete_user", client.delete_user(&ghost)),
+    ] {
+        let err = result.expect_err(what);
+        assert_eq!(err.status(), Some(404), "{what}: {err:?}");
+    }
+}
+
+/// A Teams user's Entra ID token is exchanged for an ACS token; mismatched claims are refused.
+#[test]
+fn get_token_for_teams_user_exchanges_matching_token() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let entra = entra_token("app-1", "oid-1");
+    let token = client
+        .get_token_for_teams_user(&entra, "app-1", "oid-1")
+        .expect("exchange");
+    assert!(token.expires_on > Utc::now(), "{token:?}");
+    let err = client
+        .get_token_for_teams_user(&entra, "app-1", "someone-else")
+        .expect_err("oid mismatch");
+    assert_eq!(err.status(), Some(400), "{err:?}");
+    let err = client
+        .get_token_for_teams_user("", "app-1", "oid-1")
+        .expect_err("empty token");
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+}
+
+/// `new` with an `AzureKeyCredential` works like the connection string; a wrong key is a 401.
+#[test]
+fn new_with_wrong_key_is_rejected() {
+    let emu = Emulator::start().expect("emulator starts");
+    let right = AzureKeyCredential::new(emu.access_key()).expect("valid key");
+    let client = CommunicationIdentityClient::new(&emu.endpoint(), right.clone()).expect("client");
+    client.create_user().expect("signed with the right key");
+
+    let wrong = AzureKeyCredential::new(
+        base64::engine::general_purpose::STANDARD.encode(b"not the resource key"),
+    )
+    .expect("valid base64");
+    let client = CommunicationIdentityClient::new(&emu.endpoint(), wrong).expect("client");
+    let err = client.create_user().expect_err("wrong key");
+    assert_eq!(err.status(), Some(401), "{err:?}");
+
+    // Rotating the key fixes every client sharing the credential.
+    let rotating = AzureKeyCredential::new("d3Jvbmc=").expect("valid base64");
+    let client =
+        CommunicationIdentityClient::new(&emu.endpoint(), rotating.clone()).expect("client");
+    assert_eq!(
+        client.create_user().map(drop).map_err(|e| e.status()),
+        Err(Some(401))
+    );
+    rotating.update(emu.access_key()).expect("valid key");
+    client.create_user().expect("after rotation");
+}
+
+/// The api-version is overridable and actually sent (an unknown one is the service's 400).
+#[test]
+fn with_options_api_version_is_sent() {
+    let emu = Emulator::start().expect("emulator starts");
+    let key = AzureKeyCredential::new(emu.access_key()).expect("valid key");
+    let with = |version: &str| {
+        CommunicationIdentityClient::with_options(
+            &emu.endpoint(),
+            key.clone(),
+            CommunicationIdentityClientOptions {
+                api_version: version.to_owned(),
+                ..Default::default()
+            },
+        )
+        .expect("client")
+    };
+    with("2022-10-01").create_user().expect("older api-version");
+    let err = with("1999-01-01")
+        .create_user()
+        .expect_err("unknown api-version");
+    assert_eq!(err.status(), Some(400), "{err:?}");
+}
+
+/// Malformed connection strings fail without echoing the key.
+#[test]
+fn from_connection_string_malformed_never_echoes_key() {
+    let emu = Emulator::start().expect("emulator starts");
+    let key = emu.access_key();
+    let cases = [
+        format!("endpoint={}/", emu.endpoint()),
+        format!("accesskey={key}"),
+        format!("endpoint={}/;accesskey={key}#", emu.endpoint()),
+        format!("{};{key}", emu.endpoint()),
+        key.clone(),
+    ];
+    for case in cases {
+        let err = CommunicationIdentityClient::from_connection_string(&case)
+            .expect_err("malformed connection string");
+        let shown = format!("{err} | {err:?}");
+        assert!(
+            matches!(err, Error::InvalidConnectionString(_)),
+            "variant: {shown}"
+        );
+        assert!(!shown.contains(&key), "key echoed: {shown}");
+    }
+    let client = client(&emu);
+    assert!(!format!("{client:?}").contains(&key), "{client:?}");
+}
+
+/// Clones are usable from many threads at once.
+#[test]
+fn create_user_from_many_threads_shares_client() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<CommunicationIdentityClient>();
+    let emu = Emulator::start().expect("emulator starts");
+    let client = client(&emu);
+    let users: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let c = client.clone();
+                s.spawn(move || c.create_user().map(|u| u.raw_id()))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic").expect("create user"))
+            .collect()
+    });
+    let mut unique = users.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "users: {users:?}");
+}
+
+/// What a hand-signed request is sent with, so each part can be tampered with on its own.
+struct Signed {
+    method: &'static str,
+    path_and_query: String,
+    body: Vec<u8>,
+    headers: hmac::SignedHeaders,
+}
+
+impl Signed {
+    fn new(
+        emu: &Emulator,
+        key: &AzureKeyCredential,
+        path_and_query: &str,
+        body: &[u8],
+        now: chrono::DateTime<Utc>,
+    ) -> Signed {
+        let host = hmac::host_for_signing(&emu.endpoint()).expect("the endpoint has a host");
+        Signed {
+            method: "POST",
+            path_and_query: path_and_query.to_owned(),
+            body: body.to_vec(),
+            headers: hmac::sign(key, "POST", &host, path_and_query, body, now),
+        }
+    }
+
+    /// Sends it as is and returns the status.
+    fn send(&self, emu: &Emulator) -> u16 {
+        assert_eq!(self.method, "POST");
+        let mut response = raw_agent()
+            .post(format!("{}{}", emu.endpoint(), self.path_and_query))
+            .header("content-type", "application/json")
+            .header("x-ms-date", &self.headers.date)
+            .header("x-ms-content-sha256", &self.headers.content_sha256)
+            .header("authorization", &self.headers.authorization)
+            .send(&self.body[..])
+            .expect("the emulator answers");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        if status == 401 {
+            assert!(
+                body.contains("\"error\""),
+                "401 body in the service's shape: {body}"
+            );
+        }
+        status
+    }
+}
+
+/// The emulator accepts exactly what `hmac::sign` produces and rejects a tampered body, path,
+/// date or key.
+#[test]
+fn sign_request_tampered_parts_are_rejected() {
+    let emu = Emulator::start().expect("emulator starts");
+    let key = AzureKeyCredential::new(emu.access_key()).expect("valid key");
+    let path = "/identities?api-version=2023-10-01";
+    let body = br#"{"createTokenWithScopes": ["chat"], "expiresInMinutes": 60}"#;
+    let now = Utc::now();
+
+    let untouched = Signed::new(&emu, &key, path, body, now);
+    assert_eq!(untouched.send(&emu), 201, "the signed request as is");
+
+    let mut tampered_body = Signed::new(&emu, &key, path, body, now);
+    tampered_body.body = br#"{"createTokenWithScopes": ["voip"], "expiresInMinutes": 60}"#.to_vec();
+    assert_eq!(tampered_body.send(&emu), 401, "tampered body");
+
+    let mut body_and_hash = Signed::new(&emu, &key, path, body, now);
+    body_and_hash.body = br#"{"createTokenWithScopes": ["voip"]}"#.to_vec();
+    body_and_hash.headers.content_sha256 = hmac::content_sha256(&body_and_hash.body);
+    assert_eq!(
+        body_and_hash.send(&emu),
+        401,
+        "tampered body with a matching hash"
+    );
+
+    let mut tampered_path = Signed::new(&emu, &key, path, body, now);
+    tampered_path.path_and_query = "/identities?api-version=2022-10-01".to_owned();
+    assert_eq!(tampered_path.send(&emu), 401, "tampered path");
+
+    let mut tampered_date = Signed::new(&emu, &key, path, body, now);
+    tampered_date.headers.date = hmac::rfc1123(now - chrono::TimeDelta::seconds(1));
+    assert_eq!(tampered_date.send(&emu), 401, "tampered date");
+
+    let stale = Signed::new(&emu, &key, path, body, now - chrono::TimeDelta::minutes(30));
+    assert_eq!(stale.send(&emu), 401, "consistently signed, 30 minutes old");
+
+    let other_key = AzureKeyCredential::new("b3RoZXIta2V5").expect("valid base64");
+    let wrong_key = Signed::new(&emu, &other_key, path, body, now);
+    assert_eq!(wrong_key.send(&emu), 401, "signed with another key");
+}
