@@ -770,6 +770,40 @@ mod tests {
         );
     }
 
+    /// Users, tokens and revocations from many threads at once stay consistent.
+    #[test]
+    fn directory_concurrent_use_stays_consistent() {
+        let dir = std::sync::Arc::new(directory());
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let dir = std::sync::Arc::clone(&dir);
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    for _ in 0..50 {
+                        let user = dir.create_user();
+                        let (old, _) =
+                            dir.issue_token(&user, &[Scope::Chat], Duration::from_secs(60));
+                        dir.revoke(&user);
+                        let (new, _) =
+                            dir.issue_token(&user, &[Scope::Chat], Duration::from_secs(60));
+                        seen.push((
+                            dir.validate_bearer(&old),
+                            dir.validate_bearer(&new).map(|c| c.user_id == user),
+                        ));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        for handle in handles {
+            for (old, new) in handle.join().expect("worker thread") {
+                assert_eq!(old, Err(AuthError::Revoked), "token issued before revoke");
+                assert_eq!(new, Ok(true), "token issued after revoke");
+            }
+        }
+        assert_eq!(dir.last_seq.load(Ordering::SeqCst), 800, "tokens issued");
+    }
+
     /// Scope names round-trip and unknown names are refused.
     #[test]
     fn scope_parse_round_trips() {

@@ -522,13 +522,18 @@ fn unknown_route() -> ApiError {
     )
 }
 
-async fn method_not_allowed() -> Response {
-    ApiError::new(
+async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let mut resp = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
         "The HTTP method is not supported by this resource.",
     )
-    .into_response()
+    .into_response();
+    if let Some(id) = headers.get("x-ms-client-request-id") {
+        resp.headers_mut()
+            .insert("x-ms-client-request-id", id.clone());
+    }
+    resp
 }
 
 #[cfg(test)]

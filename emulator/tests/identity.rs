@@ -728,6 +728,10 @@ fn unknown_routes_answer_in_error_shape() {
     let resp = server.call("GET", &target, b"");
     assert_eq!(resp.status, 405, "{resp:?}");
     assert_eq!(resp.error_code(), "MethodNotAllowed");
+    assert!(
+        resp.header("x-ms-client-request-id").is_some(),
+        "405 lacks the echoed request id: {resp:?}"
+    );
 }
 
 impl Server {
