@@ -1,0 +1,198 @@
+//! Every example in `../shared/spec/chat-examples/<version>/` (or `$ACS_SPEC_DIR/chat-examples`)
+//! goes through the models as the recordings do: request bodies decode into the request models
+//! and re-encode unchanged, response bodies decode and re-encode with nothing lost or changed,
+//! and error bodies parse. The operation of each example is found from the swagger file that
+//! references it (`x-ms-examples`), not from its file name.
+
+#[path = "recordings/replay.rs"]
+mod replay;
+
+use std::path::{Path, PathBuf};
+
+use replay::{route, Body, Report};
+use serde_json::Value;
+
+/// The spec folder, or why there is none.
+fn spec_dir() -> Result<PathBuf, String> {
+    if let Ok(dir) = std::env::var("ACS_SPEC_DIR") {
+        let dir = PathBuf::from(dir);
+        return if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(format!("ACS_SPEC_DIR={} is not a directory", dir.display()))
+        };
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{} does not exist and ACS_SPEC_DIR is not set",
+            dir.display()
+        ))
+    }
+}
+
+/// What the swagger says about one example: its method, path template and body parameter.
+struct ExampleOperation {
+    method: String,
+    path: String,
+    body_parameter: Option<String>,
+}
+
+/// Maps each example file name the swagger references to its operation.
+fn referenced_examples(swagger: &Value) -> Vec<(String, ExampleOperation)> {
+    let mut out = Vec::new();
+    let Some(paths) = swagger.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for (path, operations) in paths {
+        let Some(operations) = operations.as_object() else {
+            continue;
+        };
+        for (method, operation) in operations {
+            let Some(examples) = operation.get("x-ms-examples").and_then(Value::as_object) else {
+                continue;
+            };
+            let body_parameter = operation
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|p| p.get("in").and_then(Value::as_str) == Some("body"))
+                .and_then(|p| p.get("name").and_then(Value::as_str))
+                .map(str::to_string);
+            for example in examples.values() {
+                let Some(reference) = example.get("$ref").and_then(Value::as_str) else {
+                    continue;
+                };
+                let file = reference
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(reference)
+                    .to_string();
+                out.push((
+                    file,
+                    ExampleOperation {
+                        method: method.to_ascii_uppercase(),
+                        path: path.clone(),
+                        body_parameter: body_parameter.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// Every swagger example's bodies survive the models unchanged.
+#[test]
+fn spec_examples_round_trip_through_models() {
+    let dir = match spec_dir() {
+        Ok(dir) => dir,
+        Err(why) => {
+            println!("SKIPPED: no spec examples to check: {why}");
+            return;
+        }
+    };
+    let examples_root = dir.join("chat-examples");
+    let Ok(versions) = std::fs::read_dir(&examples_root) else {
+        println!("SKIPPED: {} cannot be read", examples_root.display());
+        return;
+    };
+    let mut versions: Vec<PathBuf> = versions
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    versions.sort();
+    let mut report = Report::default();
+    let mut checked = 0usize;
+    for version_dir in versions {
+        let version = version_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let swagger_path = dir.join(format!("chat-{version}.json"));
+        if !swagger_path.is_file() {
+            println!(
+                "skipped chat-examples/{version}: no swagger {}",
+                swagger_path.display()
+            );
+            continue;
+        }
+        let operations = referenced_examples(&read_json(&swagger_path));
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&version_dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for path in entries {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if path.is_dir() {
+                println!(
+                    "skipped chat-examples/{version}/{name}/: examples the swagger does not reference (not part of the stable API)"
+                );
+                continue;
+            }
+            let Some((_, operation)) = operations.iter().find(|(file, _)| *file == name) else {
+                println!(
+                    "skipped chat-examples/{version}/{name}: the swagger does not reference it"
+                );
+                continue;
+            };
+            let url = operation
+                .path
+                .replace("{chatThreadId}", "19:t@thread.v2")
+                .replace("{chatMessageId}", "1");
+            let at = format!("{version}/{name} ({} {})", operation.method, operation.path);
+            let Some(op) = route(&operation.method, &url) else {
+                report.fail(
+                    &at,
+                    "the swagger operation is not one the client implements",
+                );
+                continue;
+            };
+            checked += 1;
+            let example = read_json(&path);
+            if let Some(parameter) = &operation.body_parameter {
+                let body =
+                    Body::from_recorded(example.get("parameters").and_then(|p| p.get(parameter)));
+                replay::check_request(&mut report, &at, op, &body);
+            }
+            let Some(responses) = example.get("responses").and_then(Value::as_object) else {
+                report.fail(&at, "example has no responses");
+                continue;
+            };
+            for (status, response) in responses {
+                let Ok(status) = status.parse::<u16>() else {
+                    report.fail(&at, format!("response status {status:?} is not a number"));
+                    continue;
+                };
+                let body = Body::from_recorded(response.get("body"));
+                replay::check_response(&mut report, &format!("{at} {status}"), op, status, &body);
+            }
+        }
+    }
+    println!("{checked} spec examples checked");
+    report.print("spec examples");
+    assert!(
+        checked > 0,
+        "no spec example found under {}",
+        examples_root.display()
+    );
+    assert!(
+        report.failures.is_empty(),
+        "{} failures:\n{}",
+        report.failures.len(),
+        report.failures.join("\n")
+    );
+}
