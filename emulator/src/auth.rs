@@ -234,6 +234,22 @@ struct UserRecord {
 }
 
 /// The users and tokens of one emulated resource. See the [module docs](self).
+///
+/// ```
+/// use std::time::Duration;
+/// use acs_chat_emulator::auth::{AuthError, Directory, Scope};
+///
+/// let dir = Directory::new(b"resource key".to_vec());
+/// let user = dir.create_user();
+/// let (token, _expires_on) = dir.issue_token(&user, &[Scope::Chat], Duration::from_secs(3600));
+/// assert_eq!(dir.validate_bearer(&token)?.user_id, user);
+///
+/// dir.revoke(&user);
+/// assert_eq!(dir.validate_bearer(&token), Err(AuthError::Revoked));
+/// let (fresh, _) = dir.issue_token(&user, &[Scope::Chat], Duration::from_secs(3600));
+/// assert!(dir.validate_bearer(&fresh).is_ok());
+/// # Ok::<(), AuthError>(())
+/// ```
 pub struct Directory {
     resource_id: String,
     key: Vec<u8>,

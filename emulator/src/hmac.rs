@@ -10,6 +10,27 @@
 //! about the host they sign (Python: with the port, Java: without), so both are accepted.
 //!
 //! Everything here is a pure function: the clock is a parameter.
+//!
+//! ```
+//! use acs_chat_emulator::hmac::{authorization_header, content_hash, sign, string_to_sign, verify};
+//! use axum::http::{HeaderMap, HeaderValue};
+//!
+//! let (key, body, date) = (b"key", br#"{"scopes":["chat"]}"#, "Thu, 26 Nov 2026 23:00:00 GMT");
+//! let target = "/identities/8%3Aacs%3Ax/:issueAccessToken?api-version=2023-10-01";
+//! let hash = content_hash(body);
+//! let signature = sign(key, &string_to_sign("POST", target, date, "127.0.0.1:8080", &hash));
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
+//! headers.insert("x-ms-date", HeaderValue::from_static(date));
+//! headers.insert("x-ms-content-sha256", hash.parse()?);
+//! headers.insert("authorization", authorization_header(&signature).parse()?);
+//!
+//! let now = chrono::DateTime::parse_from_rfc2822(date)?.to_utc();
+//! assert!(verify("POST", target, &headers, body, key, now).is_ok());
+//! assert!(verify("POST", target, &headers, b"{}", key, now).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
