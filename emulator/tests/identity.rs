@@ -864,3 +864,65 @@ fn emulator_identity_routes_accept_python_and_java_hosts() {
         "{resp:?}"
     );
 }
+
+/// Malformed ids in paths and odd bodies get 4xx answers in the service's error shape, never a crash.
+#[test]
+fn malformed_input_answers_in_error_shape() {
+    let server = Server::start();
+    let cases: [(&str, String, &[u8]); 7] = [
+        (
+            "DELETE",
+            "/identities/%FF%FE?api-version=2023-10-01".into(),
+            b"",
+        ),
+        (
+            "DELETE",
+            "/identities/%ZZ?api-version=2023-10-01".into(),
+            b"",
+        ),
+        (
+            "POST",
+            "/identities/%C3%28/:issueAccessToken?api-version=2023-10-01".into(),
+            br#"{"scopes":["chat"]}"#,
+        ),
+        (
+            "POST",
+            "/identities?api-version=2023-10-01".into(),
+            b"\xff\xfe\x00",
+        ),
+        (
+            "POST",
+            "/identities?api-version=2023-10-01".into(),
+            br#"{"createTokenWithScopes":[null]}"#,
+        ),
+        (
+            "POST",
+            "/identities?api-version=2023-10-01".into(),
+            br#"{"expiresInMinutes":1e400}"#,
+        ),
+        (
+            "POST",
+            "/teamsUser/:exchangeAccessToken?api-version=2023-10-01".into(),
+            br#"{"token":"a.%%%.c","appId":"x","userId":"y"}"#,
+        ),
+    ];
+    for (method, target, body) in cases {
+        let resp = server.call(method, &target, body);
+        assert!(
+            (400..500).contains(&resp.status),
+            "{method} {target} {:?}: {resp:?}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(
+            resp.json()["error"]["code"].is_string(),
+            "{method} {target}: no error code in {resp:?}"
+        );
+    }
+    // The server still answers normally afterwards.
+    assert_eq!(
+        server
+            .call("POST", "/identities?api-version=2023-10-01", b"")
+            .status,
+        201
+    );
+}
