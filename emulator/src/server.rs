@@ -377,7 +377,7 @@ async fn respond(
                 .headers
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
             // Less than Content-Length promises: hyper sends it and then closes the connection.
-            Body::from(full.slice(..full.len() / 2))
+            Body::new(PartialBody::new(full.slice(..full.len() / 2)))
         }
         Some(Fault::MalformedBody) => {
             if parts.status == StatusCode::NO_CONTENT {
@@ -394,6 +394,43 @@ async fn respond(
     };
     add_common_headers(&mut parts.headers, echo_id);
     Ok(Response::from_parts(parts, body))
+}
+
+/// A body of unknown length (so hyper trusts the `Content-Length` header set by hand) that
+/// sends its part, pauses so hyper flushes it, then fails so hyper closes the connection:
+/// what a truncated-body fault sends.
+struct PartialBody {
+    part: Option<axum::body::Bytes>,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl PartialBody {
+    fn new(part: axum::body::Bytes) -> PartialBody {
+        PartialBody {
+            part: Some(part),
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(20))),
+        }
+    }
+}
+
+impl hyper::body::Body for PartialBody {
+    type Data = axum::body::Bytes;
+    type Error = Dropped;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        let this = self.get_mut();
+        if let Some(part) = this.part.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(part))));
+        }
+        match this.pause.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Some(Err(Dropped))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// The `x-ms-client-request-id` to echo: identity always echoes it, chat only on request.

@@ -118,6 +118,19 @@ impl Client {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.try_send_raw(method, url, body, headers)
+            .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+    }
+
+    /// Like [`send_raw`](Self::send_raw), but a transport failure (closed connection,
+    /// truncated body) is returned rather than a panic.
+    pub fn try_send_raw(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, ureq::Error> {
         let mut req = ureq::http::Request::builder()
             .method(method)
             .uri(url)
@@ -137,25 +150,31 @@ impl Client {
             req = req.header(*k, *v);
         }
         let req = req.body(body.unwrap_or_default()).expect("valid request");
-        let mut resp = self
-            .agent
-            .run(req)
-            .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+        let mut resp = self.agent.run(req)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .unwrap_or_else(|e| panic!("{method} {url}: body unreadable: {e}"));
-        Reply {
+        let text = resp.body_mut().read_to_string()?;
+        Ok(Reply {
             status,
             headers,
             text,
-        }
+        })
+    }
+
+    /// `try_send_raw` of `method path?api-version=2024-03-07` with an optional JSON body.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, ureq::Error> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = self.url(&format!("{path}{sep}api-version={V2024}"));
+        self.try_send_raw(method, &url, body.map(|b| b.to_string().into_bytes()), &[])
     }
 
     /// `method path?api-version=V` (path may already carry a query).

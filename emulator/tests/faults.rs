@@ -1,0 +1,203 @@
+//! Wire-level tests of fault injection: throttling, server errors, dropped connections,
+//! truncated and malformed bodies, latency, seeded rates.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use acs_chat_emulator::{Emulator, Fault, Faults};
+use common::{enc, Client, V2024};
+use serde_json::json;
+
+/// A sequence of 429 (with Retry-After), 500 and 503 answers in the service's shape, then
+/// normal service resumes.
+#[test]
+fn fault_sequence_returns_throttle_and_server_errors() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    emu.set_faults(Faults::sequence(vec![
+        Some(Fault::TooManyRequests {
+            retry_after: Duration::from_millis(1500),
+        }),
+        Some(Fault::InternalError),
+        Some(Fault::ServiceUnavailable),
+        None,
+    ]));
+    let r = c.get("/chat/threads");
+    r.expect_error(429, "TooManyRequests");
+    assert_eq!(r.header("retry-after"), Some("2"), "{:?}", r.headers);
+    assert_eq!(r.header("retry-after-ms"), Some("1500"), "{:?}", r.headers);
+    c.get("/chat/threads")
+        .expect_error(500, "InternalServerError");
+    c.get("/chat/threads")
+        .expect_error(503, "ServiceUnavailable");
+    c.get("/chat/threads").expect(200);
+    c.get("/chat/threads").expect(200);
+    assert_eq!(emu.request_count(), 5);
+}
+
+/// Faults set on the builder apply from the first request.
+#[test]
+fn builder_faults_apply_from_start() {
+    let emu = Emulator::builder()
+        .faults(Faults::sequence(vec![Some(Fault::ServiceUnavailable)]))
+        .start()
+        .expect("emulator");
+    let c = Client::new(&emu);
+    c.get("/chat/threads")
+        .expect_error(503, "ServiceUnavailable");
+    c.get("/chat/threads").expect(200);
+}
+
+/// Closing before processing changes nothing; closing after processing keeps the change.
+#[test]
+fn close_faults_drop_connection_before_or_after_processing() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("Close", &[]);
+    let path = format!("/chat/threads/{}/messages", enc(&tid));
+    emu.set_faults(Faults::sequence(vec![Some(Fault::CloseBeforeProcessing)]));
+    let before = c.try_call("POST", &path, Some(&json!({"content": "lost"})));
+    assert!(
+        before.is_err(),
+        "expected a dropped connection, got {before:?}"
+    );
+    emu.set_faults(Faults::sequence(vec![Some(Fault::CloseAfterProcessing)]));
+    let after = c.try_call("POST", &path, Some(&json!({"content": "kept"})));
+    assert!(
+        after.is_err(),
+        "expected a dropped connection, got {after:?}"
+    );
+    let (items, _) = c.walk(&format!("{path}?maxPageSize=50"), V2024);
+    let texts: Vec<&str> = items
+        .iter()
+        .filter_map(|m| m["content"]["message"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["kept"], "messages after close faults");
+}
+
+/// Raw GET over a fresh TCP connection; returns everything until the server closes.
+fn raw_get(emu: &Emulator, path: &str, token: &str) -> Vec<u8> {
+    let addr = emu.endpoint().trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// A truncated body is shorter than its Content-Length and the connection closes.
+#[test]
+fn truncated_body_fault_sends_less_than_content_length() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("Trunc", &[]);
+    emu.set_faults(Faults::sequence(vec![Some(Fault::TruncatedBody)]));
+    let raw = raw_get(
+        &emu,
+        &format!("/chat/threads/{}?api-version={V2024}", enc(&tid)),
+        &c.token,
+    );
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no headers in {text:?}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    assert!(
+        body.len() < len,
+        "body {} bytes, Content-Length {len}",
+        body.len()
+    );
+    assert!(c
+        .try_call("GET", &format!("/chat/threads/{}", enc(&tid)), None)
+        .is_ok());
+}
+
+/// A malformed body is not JSON, and the next request is served normally.
+#[test]
+fn malformed_body_fault_returns_invalid_json() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("Bad", &[]);
+    emu.set_faults(Faults::sequence(vec![Some(Fault::MalformedBody)]));
+    let r = c.get(&format!("/chat/threads/{}", enc(&tid)));
+    r.expect(200);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&r.text).is_err(),
+        "body parsed as JSON: {}",
+        r.text
+    );
+    c.get(&format!("/chat/threads/{}", enc(&tid))).expect(200);
+}
+
+/// Delay faults and added latency still serve the request.
+#[test]
+fn delay_faults_still_serve_requests() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    emu.set_faults(Faults {
+        latency: Duration::from_millis(5),
+        sequence: vec![Some(Fault::Delay(Duration::from_millis(20)))],
+        ..Faults::default()
+    });
+    c.get("/chat/threads").expect(200);
+    c.get("/chat/threads").expect(200);
+}
+
+fn statuses(emu: &Emulator, c: &Client, seed: u64) -> Vec<u16> {
+    emu.set_faults(Faults {
+        seed,
+        ..Faults::rate(0.5, vec![Fault::ServiceUnavailable])
+    });
+    (0..60).map(|_| c.get("/chat/threads").status).collect()
+}
+
+/// A fault rate fails some requests, and the same seed fails the same ones.
+#[test]
+fn fault_rate_is_reproducible_with_seed() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let a = statuses(&emu, &c, 11);
+    let b = statuses(&emu, &c, 11);
+    assert_eq!(a, b, "same seed, different faults");
+    let failed = a.iter().filter(|s| **s == 503).count();
+    assert!(
+        (10..=50).contains(&failed),
+        "{failed} of 60 failed at rate 0.5: {a:?}"
+    );
+    assert!(a.iter().all(|s| *s == 503 || *s == 200), "{a:?}");
+    emu.set_faults(Faults::default());
+    assert!((0..20).all(|_| c.get("/chat/threads").status == 200));
+}
+
+/// Keep-alive: one client reuses one TCP connection; counters see every request.
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    for _ in 0..10 {
+        c.get("/chat/threads").expect(200);
+    }
+    assert_eq!(emu.request_count(), 10);
+    assert_eq!(
+        emu.connection_count(),
+        1,
+        "connections for 10 sequential requests"
+    );
+}
