@@ -85,6 +85,15 @@ impl AccessToken {
     ///
     /// Fails with [`Error::Credential`] when the token is not three dot-separated parts whose
     /// middle part is base64 JSON with a numeric `exp`. The error never contains the token.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, jwt) = emu.user_with_token();
+    /// let token = acs_chat::AccessToken::from_jwt(jwt)?;
+    /// assert!(token.expires_on > chrono::Utc::now());
+    /// assert!(acs_chat::AccessToken::from_jwt("not-a-jwt").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_jwt(token: impl Into<String>) -> Result<Self> {
         let token = token.into();
         let expires_on = jwt_expiry(&token)?;
@@ -153,6 +162,18 @@ pub struct CommunicationTokenRefreshOptions {
 
 impl CommunicationTokenRefreshOptions {
     /// Options with `refresher`, no initial token and no proactive refresh.
+    ///
+    /// ```
+    /// use acs_chat::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
+    /// # let emu = std::sync::Arc::new(acs_chat_emulator::Emulator::start()?);
+    /// # let (user, e) = (emu.create_user(), emu.clone());
+    /// let options = CommunicationTokenRefreshOptions::new(move || {
+    ///     AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+    /// });
+    /// let credential = CommunicationTokenCredential::with_options(options)?;
+    /// # credential.get_token()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(refresher: impl Fn() -> Result<AccessToken> + Send + Sync + 'static) -> Self {
         CommunicationTokenRefreshOptions {
             token: None,
@@ -307,6 +328,15 @@ impl CommunicationTokenCredential {
     ///
     /// The token is sent until it expires; after that every call fails before sending
     /// anything, with an [`Error::Credential`] that says the token expired.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// let credential = acs_chat::CommunicationTokenCredential::new(token)?;
+    /// let chat = acs_chat::ChatClient::new(&emu.endpoint(), credential)?;
+    /// # chat.create_chat_thread("t", None)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(token: impl Into<String>) -> Result<Self> {
         Ok(Self::build(
             Some(Held::initial(AccessToken::from_jwt(token)?)),
@@ -318,6 +348,21 @@ impl CommunicationTokenCredential {
     /// A credential that refreshes its token with `options.token_refresher`. Fails when
     /// `options.token` is given but is not a JWT with a numeric `exp`. Nothing is fetched here:
     /// without an initial token, the first [`get_token`](Self::get_token) runs the refresher.
+    ///
+    /// ```
+    /// use acs_chat::identity::{CommunicationIdentityClient, CommunicationTokenScope};
+    /// use acs_chat::{CommunicationTokenCredential, CommunicationTokenRefreshOptions};
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// let identity = CommunicationIdentityClient::from_connection_string(&emu.connection_string())?;
+    /// let (user, first) = identity.create_user_and_token(&[CommunicationTokenScope::Chat], None)?;
+    /// let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
+    ///     token: Some(first.token),
+    ///     token_refresher: Box::new(move || identity.get_token(&user, &[CommunicationTokenScope::Chat], None)),
+    ///     proactive_refresh: false,
+    /// })?;
+    /// assert!(credential.get_token()?.expires_on > chrono::Utc::now());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options(options: CommunicationTokenRefreshOptions) -> Result<Self> {
         let current = match options.token {
             Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)),
@@ -354,6 +399,18 @@ impl CommunicationTokenCredential {
     /// Fails, without sending anything, when a static token has expired, when the refresher
     /// failed (the error is the source of the returned [`Error::Credential`]) and no valid
     /// token remains, or after [`dispose`](Self::dispose).
+    ///
+    /// ```
+    /// use acs_chat::{CommunicationTokenCredential, CommunicationTokenRefreshOptions, Error};
+    /// let failing = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions::new(
+    ///     || Err(Error::InvalidConnectionString("backend unavailable".into())),
+    /// ))?;
+    /// match failing.get_token() {
+    ///     Err(Error::Credential { source: Some(cause), .. }) => println!("refresh failed: {cause}"),
+    ///     other => panic!("expected a credential error, got {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_token(&self) -> Result<AccessToken> {
         let inner = &*self.inner;
         let mut state = inner.lock();

@@ -171,11 +171,36 @@ impl CommunicationIdentityClient {
     /// A client for `endpoint` (`https://<resource>.communication.azure.com`) signing with
     /// `credential`. Fails when the endpoint is not an absolute `https://` URL without a path
     /// (plain `http://` is accepted for loopback hosts).
+    ///
+    /// ```
+    /// use acs_chat::identity::{AzureKeyCredential, CommunicationIdentityClient};
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// let key = AzureKeyCredential::new(emu.access_key())?;
+    /// let client = CommunicationIdentityClient::new(&emu.endpoint(), key.clone())?;
+    /// # client.create_user()?;
+    /// // Plain http is refused for anything but loopback hosts.
+    /// assert!(CommunicationIdentityClient::new("http://contoso.example", key).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(endpoint: &str, credential: AzureKeyCredential) -> Result<Self> {
         Self::with_options(endpoint, credential, Default::default())
     }
 
     /// [`new`](Self::new) with options.
+    ///
+    /// ```
+    /// use acs_chat::identity::{AzureKeyCredential, CommunicationIdentityClient, CommunicationIdentityClientOptions};
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// let options = CommunicationIdentityClientOptions {
+    ///     api_version: "2022-10-01".into(),
+    ///     retry: acs_chat::RetryOptions::none(),
+    ///     ..Default::default()
+    /// };
+    /// let client = CommunicationIdentityClient::with_options(
+    ///     &emu.endpoint(), AzureKeyCredential::new(emu.access_key())?, options)?;
+    /// # client.create_user()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options(
         endpoint: &str,
         credential: AzureKeyCredential,
@@ -332,12 +357,16 @@ impl CommunicationIdentityClient {
     /// token's `appid` claim and `user_object_id` its `oid` claim.
     ///
     /// ```
+    /// # use base64::Engine as _;
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let client = acs_chat::identity::CommunicationIdentityClient::from_connection_string(&emu.connection_string())?;
-    /// # let entra_token = "not-a-real-entra-token";
-    /// // The service (and the emulator) checks the Entra token; a made-up one is refused.
-    /// let result = client.get_token_for_teams_user(entra_token, "app-id", "user-object-id");
-    /// assert!(result.is_err());
+    /// # let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    /// # let entra_token = format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(r#"{"appid":"app-id","oid":"user-object-id"}"#));
+    /// // `entra_token` comes from signing the Teams user in with Entra ID (e.g. MSAL).
+    /// let token = client.get_token_for_teams_user(&entra_token, "app-id", "user-object-id")?;
+    /// assert!(token.expires_on > chrono::Utc::now());
+    /// // The ids must match the token's claims.
+    /// assert!(client.get_token_for_teams_user(&entra_token, "app-id", "someone-else").is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_token_for_teams_user(

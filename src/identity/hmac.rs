@@ -92,11 +92,22 @@ pub fn sign(
 }
 
 /// `base64(SHA-256(body))`, the `x-ms-content-sha256` header value.
+///
+/// ```
+/// use acs_chat::identity::hmac::content_sha256;
+/// assert_eq!(content_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+/// ```
 pub fn content_sha256(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body))
 }
 
 /// The time in RFC 1123 form with a two-digit day and `GMT`, as `x-ms-date` carries it.
+///
+/// ```
+/// use chrono::TimeZone as _;
+/// let t = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 8, 5, 0).unwrap();
+/// assert_eq!(acs_chat::identity::hmac::rfc1123(t), "Tue, 01 Dec 2026 08:05:00 GMT");
+/// ```
 pub fn rfc1123(now: DateTime<Utc>) -> String {
     now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }

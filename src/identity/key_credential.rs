@@ -38,6 +38,13 @@ impl AzureKeyCredential {
     ///
     /// Fails with [`Error::InvalidConnectionString`] when the key is empty or not base64; the
     /// error does not contain the key.
+    ///
+    /// ```
+    /// use acs_chat::identity::AzureKeyCredential;
+    /// assert!(AzureKeyCredential::new("c2VjcmV0").is_ok());
+    /// let err = AzureKeyCredential::new("secret!").unwrap_err();
+    /// assert!(!err.to_string().contains("secret!"));
+    /// ```
     pub fn new(key: impl AsRef<str>) -> Result<Self> {
         Ok(AzureKeyCredential {
             key: Arc::new(RwLock::new(decode_key(key.as_ref())?)),
@@ -46,6 +53,17 @@ impl AzureKeyCredential {
 
     /// Replaces the key (after a key rotation) for this credential and all its clones. The old
     /// key stays in place when the new one is rejected.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// use acs_chat::identity::{AzureKeyCredential, CommunicationIdentityClient};
+    /// let key = AzureKeyCredential::new("b2xkLWtleQ==")?;
+    /// let client = CommunicationIdentityClient::new(&emu.endpoint(), key.clone())?;
+    /// assert_eq!(client.create_user().unwrap_err().status(), Some(401)); // wrong key
+    /// key.update(emu.access_key())?;
+    /// client.create_user()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn update(&self, key: impl AsRef<str>) -> Result<()> {
         let decoded = decode_key(key.as_ref())?;
         *self.key.write().unwrap_or_else(PoisonError::into_inner) = decoded;
