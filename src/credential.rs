@@ -22,6 +22,9 @@
 //! with the same error instead of calling the refresher again. While the current token is
 //! still valid, a failed refresh is logged and the current token is used.
 //!
+//! The refresher runs on the caller's thread and nothing can interrupt it, so give it a
+//! timeout of its own: callers waiting for a refresher that never returns wait as long.
+//!
 //! # Proactive refresh, without a background thread
 //!
 //! With [`CommunicationTokenRefreshOptions::proactive_refresh`], the call that first finds the
@@ -290,7 +293,7 @@ impl fmt::Debug for CommunicationTokenCredential {
                 "expires_on",
                 &state.current.as_ref().map(|h| h.token.expires_on),
             )
-            .field("refreshing", &self.inner.refresher.is_some())
+            .field("refreshable", &self.inner.refresher.is_some())
             .field("proactive_refresh", &self.inner.proactive)
             .finish_non_exhaustive()
     }
@@ -746,6 +749,39 @@ mod tests {
         std::thread::sleep(backoff(1) + Duration::from_millis(50));
         credential.get_token().expect("recovered");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// While the current token is still valid, a failed refresh hands out that token (and
+    /// waits for the backoff before trying again).
+    #[test]
+    fn get_token_failed_refresh_keeps_valid_token() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let initial = token_expiring_in(300, "still-valid");
+        let options = CommunicationTokenRefreshOptions {
+            token: Some(initial.clone()),
+            token_refresher: Box::new(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(Error::credential("backend down"))
+            }),
+            proactive_refresh: true,
+        };
+        let credential = CommunicationTokenCredential::with_options(options).expect("valid");
+        for _ in 0..5 {
+            let got = credential.get_token().expect("the still-valid token");
+            assert_eq!(got.token, initial);
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "retried inside the backoff"
+        );
+        // Once the service rejected it, the token is no longer handed out.
+        assert!(credential.invalidate(&AccessToken::from_jwt(initial).expect("jwt")));
+        let err = credential
+            .get_token()
+            .expect_err("rejected token, refresher in backoff");
+        assert!(err.to_string().contains("next attempt"), "{err}");
     }
 
     /// A panicking refresher does not leave waiters stuck.

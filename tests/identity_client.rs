@@ -439,3 +439,66 @@ fn sign_request_tampered_parts_are_rejected() {
     let wrong_key = Signed::new(&emu, &other_key, path, body, now);
     assert_eq!(wrong_key.send(&emu), 401, "signed with another key");
 }
+
+fn fast_retry_client(emu: &Emulator) -> CommunicationIdentityClient {
+    CommunicationIdentityClient::from_connection_string_with_options(
+        &emu.connection_string(),
+        CommunicationIdentityClientOptions {
+            retry: acs_chat::RetryOptions {
+                max_retries: 3,
+                initial_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+            },
+            ..Default::default()
+        },
+    )
+    .expect("client")
+}
+
+/// Throttled and unavailable attempts are retried, each signed afresh, until one succeeds.
+#[test]
+fn create_user_retries_throttling_until_accepted() {
+    let emu = Emulator::start().expect("emulator starts");
+    let client = fast_retry_client(&emu);
+    emu.set_faults(acs_chat_emulator::Faults {
+        sequence: vec![
+            Some(acs_chat_emulator::Fault::ServiceUnavailable),
+            Some(acs_chat_emulator::Fault::TooManyRequests {
+                retry_after: Duration::ZERO,
+            }),
+            None,
+        ],
+        ..Default::default()
+    });
+    let before = emu.request_count();
+    client.create_user().expect("succeeds on the third attempt");
+    assert_eq!(emu.request_count() - before, 3, "attempts made");
+}
+
+/// Creating a user is not repeated when the service may have acted on it (a 500 or a lost
+/// answer), so no second user is created; issuing a token is repeated, as that is harmless.
+#[test]
+fn create_user_is_not_retried_when_maybe_processed() {
+    use acs_chat_emulator::{Fault, Faults};
+    let emu = Emulator::start().expect("emulator starts");
+    let client = fast_retry_client(&emu);
+    let user = client.create_user().expect("user");
+    for fault in [Fault::InternalError, Fault::CloseAfterProcessing] {
+        emu.set_faults(Faults {
+            sequence: vec![Some(fault.clone()), None],
+            ..Default::default()
+        });
+        let before = emu.request_count();
+        let err = client.create_user().expect_err("not retried");
+        assert_eq!(emu.request_count() - before, 1, "{fault:?}: {err:?}");
+    }
+    emu.set_faults(Faults {
+        sequence: vec![Some(Fault::CloseAfterProcessing), None],
+        ..Default::default()
+    });
+    let before = emu.request_count();
+    client
+        .get_token(&user, &[Scope::Chat], None)
+        .expect("issuing a token is retried");
+    assert_eq!(emu.request_count() - before, 2, "attempts made");
+}
