@@ -1,15 +1,4 @@
-//! A faithful local stand-in for the Azure Communication Services (ACS) Chat and Identity
-//! REST service, for tests, examples and benchmarks that must run offline.
-//!
-//! ```
-//! let emu = acs_chat_emulator::Emulator::start()?;
-//! let (_user, token) = emu.user_with_token();
-//! // Point any ACS chat client at `emu.endpoint()` with `token`, or an identity client at
-//! // `emu.connection_string()`.
-//! assert!(emu.connection_string().starts_with("endpoint=http://127.0.0.1:"));
-//! # drop(token);
-//! # Ok::<(), std::io::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection.
