@@ -1,6 +1,7 @@
 //! `CommunicationIdentityClient` against the in-process emulator: every operation, HMAC
 //! signing accepted as sent and rejected when tampered with, revocation and deletion.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acs_chat::identity::{
@@ -501,4 +502,199 @@ fn create_user_is_not_retried_when_maybe_processed() {
         .get_token(&user, &[Scope::Chat], None)
         .expect("issuing a token is retried");
     assert_eq!(emu.request_count() - before, 2, "attempts made");
+}
+
+/// One request as a capture server saw it.
+#[derive(Debug)]
+struct Captured {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Captured {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A one-request-per-connection HTTP server that records each request and answers the way
+/// the Identity API does. Returns its endpoint and the recorded requests.
+fn capture_server() -> (String, Arc<Mutex<Vec<Captured>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or_default().to_owned();
+            let target = parts.next().unwrap_or_default().to_owned();
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.trim_end().split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let len = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).expect("body");
+            let (status, json) = if method == "DELETE" {
+                ("204 No Content", String::new())
+            } else if target.contains(":issueAccessToken") {
+                (
+                    "200 OK",
+                    r#"{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}"#.to_owned(),
+                )
+            } else if body.is_empty() {
+                (
+                    "201 Created",
+                    r#"{"identity":{"id":"8:acs:r_u"}}"#.to_owned(),
+                )
+            } else {
+                (
+                    "201 Created",
+                    r#"{"identity":{"id":"8:acs:r_u"},"accessToken":{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}}"#
+                        .to_owned(),
+                )
+            };
+            record.lock().expect("record").push(Captured {
+                method,
+                target,
+                headers,
+                body,
+            });
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                json.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (endpoint, seen)
+}
+
+/// The identity requests we send match the official Python SDK's recorded requests: method,
+/// request target, body bytes, content type and length, content hash and signature shape.
+#[test]
+fn identity_requests_match_official_sdk_recording() {
+    let dir = std::env::var_os("ACS_CONFORMANCE_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
+        std::path::PathBuf::from,
+    );
+    let path = dir.join("official-python-sdk-requests.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "skipping: {} is not readable (set ACS_CONFORMANCE_DIR to the folder holding it)",
+            path.display()
+        );
+        return;
+    };
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &serde_json::Value| {
+            r["raw_target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/identities"))
+        })
+        .collect();
+    assert_eq!(records.len(), 4, "identity records in the capture");
+    // The recorded user, taken from the recorded target and decoded.
+    let recorded_target = records[2]["raw_target"].as_str().expect("target");
+    let encoded = recorded_target
+        .trim_start_matches("/identities/")
+        .split('/')
+        .next()
+        .expect("an id");
+    let user_id = encoded.replace("%3A", ":");
+
+    let (endpoint, seen) = capture_server();
+    let key = AzureKeyCredential::new("a2V5").expect("valid key");
+    let client = CommunicationIdentityClient::new(&endpoint, key).expect("client");
+    let user = CommunicationIdentifier::communication_user(user_id);
+    client
+        .create_user_and_token(&[Scope::Chat], Some(Duration::from_secs(24 * 3600)))
+        .expect("create user and token");
+    client.create_user().expect("create user");
+    client
+        .get_token(&user, &[Scope::Chat], Some(Duration::from_secs(3600)))
+        .expect("issue token");
+    client.delete_user(&user).expect("delete user");
+
+    let seen = seen.lock().expect("seen");
+    assert_eq!(seen.len(), 4, "requests sent: {seen:?}");
+    for (ours, theirs) in seen.iter().zip(&records) {
+        let their_header = |name: &str| {
+            theirs["headers"].as_array().and_then(|hs| {
+                hs.iter()
+                    .find(|h| h[0].as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)))
+                    .and_then(|h| h[1].as_str())
+            })
+        };
+        let what = format!("{} {}", ours.method, ours.target);
+        assert_eq!(
+            Some(ours.method.as_str()),
+            theirs["method"].as_str(),
+            "{what}"
+        );
+        assert_eq!(
+            Some(ours.target.as_str()),
+            theirs["raw_target"].as_str(),
+            "{what}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.body),
+            theirs["body"].as_str().unwrap_or_default(),
+            "{what}: body"
+        );
+        assert_eq!(
+            ours.header("content-type"),
+            their_header("content-type"),
+            "{what}: content-type"
+        );
+        // A body-less DELETE goes without `Content-Length` where Python sends `0`: the same
+        // message in HTTP/1.1.
+        assert_eq!(
+            ours.header("content-length").unwrap_or("0"),
+            their_header("content-length").unwrap_or("0"),
+            "{what}: content-length"
+        );
+        assert_eq!(
+            ours.header("x-ms-content-sha256"),
+            their_header("x-ms-content-sha256"),
+            "{what}: content hash"
+        );
+        let auth = ours.header("authorization").unwrap_or_default();
+        assert!(
+            auth.starts_with(
+                "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature="
+            ),
+            "{what}: authorization {auth}"
+        );
+        let date = ours.header("x-ms-date").unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc2822(date).is_ok() && date.ends_with(" GMT"),
+            "{what}: x-ms-date {date}"
+        );
+    }
 }
