@@ -51,7 +51,8 @@ enum State {
 /// use acs_chat::{ChatClient, CommunicationTokenCredential, ListMessagesOptions};
 ///
 /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-/// let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Pages", None)?.chat_thread.id)?;
+/// let id = chat.create_chat_thread("Pages", None)?.chat_thread.expect("thread").id;
+/// let thread = chat.get_chat_thread_client(&id)?;
 /// for i in 0..5 {
 ///     thread.send_message(&format!("message {i}"), None)?;
 /// }

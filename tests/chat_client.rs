@@ -365,9 +365,12 @@ fn with_options_uses_configured_api_version() {
 
 /// A tiny HTTP server that answers every request with `reply(request_number)` and records
 /// each request's target and Authorization header.
+/// Each request's target and Authorization header, in arrival order.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct Capture {
     base: String,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
 }
 
 fn capture_server(

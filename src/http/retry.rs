@@ -215,7 +215,8 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 26, 23, 0, 0)
             .single()
             .expect("valid date");
-        let cases: &[(&[(&str, &str)], Option<Duration>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Duration>);
+        let cases: &[Case] = &[
             (&[("Retry-After", "2")], Some(Duration::from_secs(2))),
             (&[("retry-after", "0")], Some(Duration::ZERO)),
             (
