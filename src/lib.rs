@@ -27,17 +27,17 @@ pub mod identity;
 pub mod models;
 mod pager;
 
-pub use credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
-pub use error::{ChatError, Error, Result, ServiceError};
 pub use client::{
     ChatClient, ChatClientOptions, ChatThreadClient, CreateChatThreadOptions,
     ListChatThreadsOptions, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     SendMessageOptions, TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
+pub use credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
+pub use error::{ChatError, Error, Result, ServiceError};
 pub use http::RetryOptions;
-pub use pager::{Page, Pager, Pages};
 pub use models::{
     ChatAttachment, ChatMessage, ChatMessageContent, ChatMessageReadReceipt, ChatMessageType,
     ChatParticipant, ChatRetentionPolicy, ChatThreadInfo, ChatThreadProperties,
     CommunicationIdentifier, CreateChatThreadResult, SendChatMessageResult,
 };
+pub use pager::{Page, Pager, Pages};
