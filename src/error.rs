@@ -10,6 +10,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Match on the variants you care about and keep a `_` arm: new variants may be added in a
 /// minor release.
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// use acs_chat::{ChatClient, CommunicationTokenCredential, Error};
+///
+/// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
+/// match chat.get_chat_thread("19:00000000000000000000000000000000@thread.v2") {
+///     Err(Error::Service(e)) if e.status == 404 => println!("no such thread ({})", e.code),
+///     Err(Error::InvalidArgument { name, reason }) => println!("bad {name}: {reason}"),
+///     Err(other) => return Err(other.into()),
+///     Ok(thread) => println!("found {}", thread.topic),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -118,6 +133,16 @@ fn participant_error_text(e: &ChatError) -> String {
 impl Error {
     /// The HTTP status of the response behind this error, when there was one (a service error,
     /// a redirect, or a body that could not be read or decoded).
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
+    /// assert_eq!(err.status(), Some(404));
+    /// assert_eq!(chat.get_chat_thread("").unwrap_err().status(), None); // rejected locally
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Service(e) => Some(e.status),
@@ -129,6 +154,16 @@ impl Error {
     }
 
     /// The service error, when the service answered with a non-success status.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
+    /// let service = err.service_error().expect("the service answered");
+    /// println!("{} {}: {} (request {:?})", service.status, service.code, service.message, service.request_id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service_error(&self) -> Option<&ServiceError> {
         match self {
             Error::Service(e) => Some(e),

@@ -18,6 +18,31 @@ pub(crate) type FetchPage<T> = Box<dyn FnMut(&str) -> Result<(Vec<T>, Option<Str
 ///
 /// Hand `continuation_token` to the same list operation's options (`continuation_token`) to
 /// continue from the next page later, even from another client or process.
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// use acs_chat::ListChatThreadsOptions;
+///
+/// for topic in ["a", "b", "c"] {
+///     chat.create_chat_thread(topic, None)?;
+/// }
+/// let options = ListChatThreadsOptions { results_per_page: Some(2), ..Default::default() };
+/// let mut token = None;
+/// let mut seen = 0;
+/// loop {
+///     let resume = ListChatThreadsOptions { continuation_token: token.take(), ..options.clone() };
+///     let page = chat.list_chat_threads(Some(resume))?.by_page().next().expect("a page")?;
+///     seen += page.items.len();
+///     match page.continuation_token {
+///         Some(next) => token = Some(next), // e.g. stored and used in a later request
+///         None => break,
+///     }
+/// }
+/// assert_eq!(seen, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Page<T> {
@@ -108,6 +133,26 @@ impl<T> Pager<T> {
     ///
     /// Items of a partly used page that were not handed out yet come first, as a page of
     /// their own.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// use acs_chat::ListMessagesOptions;
+    ///
+    /// for i in 0..3 {
+    ///     thread.send_message(&i.to_string(), None)?;
+    /// }
+    /// let options = ListMessagesOptions { results_per_page: Some(2), ..Default::default() };
+    /// let sizes: Vec<usize> = thread
+    ///     .list_messages(Some(options))?
+    ///     .by_page()
+    ///     .map(|page| page.map(|p| p.items.len()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(sizes, [2, 2, 1]); // three messages and the two system messages
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn by_page(self) -> Pages<T> {
         Pages { pager: self }
     }
@@ -162,6 +207,19 @@ impl<T> Iterator for Pager<T> {
 }
 
 /// The page-by-page form of a [`Pager`], from [`Pager::by_page`].
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// chat.create_chat_thread("only", None)?;
+/// let mut pages: acs_chat::Pages<_> = chat.list_chat_threads(None)?.by_page();
+/// let page = pages.next().expect("a first page")?;
+/// assert_eq!(page.items.len(), 1);
+/// assert!(page.continuation_token.is_none());
+/// assert!(pages.next().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "pagers do nothing unless iterated"]
 pub struct Pages<T> {
     pager: Pager<T>,

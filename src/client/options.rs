@@ -128,6 +128,24 @@ impl ChatClientOptions {
 }
 
 /// Options of [`ChatClient::create_chat_thread`](crate::ChatClient::create_chat_thread).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// use acs_chat::{ChatParticipant, ChatRetentionPolicy, CommunicationIdentifier, CreateChatThreadOptions};
+///
+/// let options = CreateChatThreadOptions {
+///     participants: vec![ChatParticipant::new(CommunicationIdentifier::communication_user(emu.create_user()))],
+///     idempotency_token: Some("order-4711".into()),
+///     retention_policy: Some(ChatRetentionPolicy::thread_creation_date(30)),
+///     ..Default::default()
+/// };
+/// let first = chat.create_chat_thread("Order 4711", Some(options.clone()))?;
+/// let again = chat.create_chat_thread("Order 4711", Some(options))?; // same token: same thread
+/// assert_eq!(first.chat_thread.map(|t| t.id), again.chat_thread.map(|t| t.id));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CreateChatThreadOptions {
     /// The thread's first participants (the creator is always added).
@@ -143,6 +161,19 @@ pub struct CreateChatThreadOptions {
 }
 
 /// Options of [`ChatClient::list_chat_threads`](crate::ChatClient::list_chat_threads).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// use acs_chat::ListChatThreadsOptions;
+///
+/// chat.create_chat_thread("Recent", None)?;
+/// let since = chrono::Utc::now() - chrono::Duration::hours(1);
+/// let options = ListChatThreadsOptions { results_per_page: Some(50), start_time: Some(since), ..Default::default() };
+/// assert_eq!(chat.list_chat_threads(Some(options))?.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListChatThreadsOptions {
     /// Threads per page, 1 to 200 (the service's default is 10 when `None`).
@@ -157,6 +188,23 @@ pub struct ListChatThreadsOptions {
 
 /// Options of [`ChatThreadClient::update_properties`](crate::ChatThreadClient::update_properties).
 /// Fields left `None` are not changed.
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::{ChatRetentionPolicy, UpdateChatThreadOptions};
+///
+/// let options = UpdateChatThreadOptions {
+///     topic: Some("Renamed".into()),
+///     retention_policy: Some(ChatRetentionPolicy::thread_creation_date(90)),
+///     ..Default::default()
+/// };
+/// thread.update_properties(Some(options))?;
+/// assert_eq!(thread.get_properties()?.topic, "Renamed");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateChatThreadOptions {
     /// The new topic.
@@ -168,6 +216,23 @@ pub struct UpdateChatThreadOptions {
 }
 
 /// Options of [`ChatThreadClient::send_message`](crate::ChatThreadClient::send_message).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::{ChatMessageType, SendMessageOptions};
+///
+/// let options = SendMessageOptions {
+///     chat_message_type: Some(ChatMessageType::Text),
+///     sender_display_name: Some("Alice".into()),
+///     metadata: Some([("priority".to_string(), "high".to_string())].into()),
+/// };
+/// let id = thread.send_message("Ship it", Some(options))?.id;
+/// assert_eq!(thread.get_message(&id)?.sender_display_name.as_deref(), Some("Alice"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SendMessageOptions {
     /// `Text` (the default when `None`) or `Html`; other types cannot be sent.
@@ -179,6 +244,21 @@ pub struct SendMessageOptions {
 }
 
 /// Options of [`ChatThreadClient::list_messages`](crate::ChatThreadClient::list_messages).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::ListMessagesOptions;
+///
+/// thread.send_message("hello", None)?;
+/// let options = ListMessagesOptions { results_per_page: Some(1), ..Default::default() };
+/// let first_page = thread.list_messages(Some(options))?.by_page().next().expect("a page")?;
+/// assert_eq!(first_page.items.len(), 1);
+/// assert!(first_page.continuation_token.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListMessagesOptions {
     /// Messages per page, 1 to 200 (the service's default is 10 when `None`).
@@ -191,6 +271,23 @@ pub struct ListMessagesOptions {
 
 /// Options of [`ChatThreadClient::update_message`](crate::ChatThreadClient::update_message).
 /// Fields left `None` are not changed.
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::UpdateMessageOptions;
+///
+/// let id = thread.send_message("v1", None)?.id;
+/// let options = UpdateMessageOptions {
+///     content: Some("v2".into()),
+///     metadata: Some([("edited".to_string(), "yes".to_string())].into()),
+/// };
+/// thread.update_message(&id, Some(options))?;
+/// assert_eq!(thread.get_message(&id)?.content.and_then(|c| c.message).as_deref(), Some("v2"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateMessageOptions {
     /// The new content.
@@ -200,6 +297,20 @@ pub struct UpdateMessageOptions {
 }
 
 /// Options of [`ChatThreadClient::list_read_receipts`](crate::ChatThreadClient::list_read_receipts).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::ListReadReceiptsOptions;
+///
+/// let id = thread.send_message("seen?", None)?.id;
+/// thread.send_read_receipt(&id)?;
+/// let options = ListReadReceiptsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
+/// assert_eq!(thread.list_read_receipts(Some(options))?.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListReadReceiptsOptions {
     /// Receipts per page, 1 to 200.
@@ -211,6 +322,18 @@ pub struct ListReadReceiptsOptions {
 }
 
 /// Options of [`ChatThreadClient::send_typing_notification`](crate::ChatThreadClient::send_typing_notification).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::TypingNotificationOptions;
+///
+/// let options = TypingNotificationOptions { sender_display_name: Some("Alice".into()) };
+/// thread.send_typing_notification(Some(options))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TypingNotificationOptions {
     /// The name shown as typing.
@@ -218,6 +341,18 @@ pub struct TypingNotificationOptions {
 }
 
 /// Options of [`ChatThreadClient::list_participants`](crate::ChatThreadClient::list_participants).
+///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// use acs_chat::ListParticipantsOptions;
+///
+/// let options = ListParticipantsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
+/// assert_eq!(thread.list_participants(Some(options))?.count(), 1); // just the creator
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListParticipantsOptions {
     /// Participants per page, 1 to 200.

@@ -49,6 +49,19 @@ impl Default for RetryOptions {
 
 impl RetryOptions {
     /// No retries at all: every failure is returned at once.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// use acs_chat::{ChatClient, ChatClientOptions, CommunicationTokenCredential, RetryOptions};
+    ///
+    /// let options = ChatClientOptions { retry: RetryOptions::none(), ..Default::default() };
+    /// let chat = ChatClient::with_options(&emu.endpoint(), CommunicationTokenCredential::new(token)?, options)?;
+    /// let before = emu.request_count();
+    /// assert!(chat.get_chat_thread("19:unknown@thread.v2").is_err());
+    /// assert_eq!(emu.request_count() - before, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn none() -> Self {
         RetryOptions {
             max_retries: 0,
