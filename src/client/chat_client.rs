@@ -165,8 +165,7 @@ impl ChatClient {
             .request(Method::POST, &path, RetryClass::SafeToRepeat)
             .with_header("repeatability-request-id", token)
             .with_json(JSON, &body)?;
-        let response = self.inner.send(request)?;
-        let body: CreateChatThreadBody = response.json()?;
+        let body: CreateChatThreadBody = self.inner.send_json(request)?;
         Ok(CreateChatThreadResult::from_body(
             body,
             &options.participants,
@@ -213,7 +212,7 @@ impl ChatClient {
         let request = self
             .inner
             .request(Method::GET, &path, RetryClass::SafeToRepeat);
-        self.inner.send(request)?.json()
+        self.inner.send_json(request)
     }
 
     /// Lists the threads the caller takes part in, most recent activity first, one page at a

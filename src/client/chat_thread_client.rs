@@ -109,7 +109,7 @@ impl ChatThreadClient {
         let request =
             self.inner
                 .request(Method::GET, &self.path("", &[]), RetryClass::SafeToRepeat);
-        self.inner.send(request)?.json()
+        self.inner.send_json(request)
     }
 
     /// Changes the thread's topic.
@@ -222,7 +222,7 @@ impl ChatThreadClient {
                 RetryClass::OnlyIfNotProcessed,
             )
             .with_json(JSON, &body)?;
-        self.inner.send(request)?.json()
+        self.inner.send_json(request)
     }
 
     /// Reads one message.
@@ -243,7 +243,7 @@ impl ChatThreadClient {
         let request = self
             .inner
             .request(Method::GET, &path, RetryClass::SafeToRepeat);
-        self.inner.send(request)?.json()
+        self.inner.send_json(request)
     }
 
     /// Lists the thread's messages, system messages included, most recently changed first,

@@ -91,6 +91,16 @@ impl ClientInner {
         self.pipeline.send(request, &auth)
     }
 
+    /// Sends with a bearer token and decodes the JSON body; a malformed body of a request
+    /// that is safe to repeat is retried.
+    pub(crate) fn send_json<T: DeserializeOwned>(&self, request: Request) -> Result<T> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline.send_and(request, &auth, |r| r.json())
+    }
+
     /// A lazy pager over the list at `path` (already encoded). The first request is built
     /// from `query`, or from `continuation_token` when one is given (it must belong to the
     /// same list).
@@ -122,10 +132,17 @@ impl ClientInner {
             &self.api_version,
             Box::new(move |path_and_query: &str| {
                 let request = inner.request(Method::GET, path_and_query, RetryClass::SafeToRepeat);
-                let response = inner.send(request)?;
-                crate::models::decode_page::<T>(&response.body).map_err(|source| Error::Decode {
-                    status: response.status,
-                    source,
+                let auth = BearerAuth {
+                    credential: &inner.credential,
+                    last: RefCell::new(None),
+                };
+                inner.pipeline.send_and(request, &auth, |response| {
+                    crate::models::decode_page::<T>(&response.body).map_err(|source| {
+                        Error::Decode {
+                            status: response.status,
+                            source,
+                        }
+                    })
                 })
             }),
         ))

@@ -367,6 +367,18 @@ impl Pipeline {
     /// [`Error::Service`] with the parsed error body. After a 401 the call is repeated once
     /// when `auth.on_unauthorized()` says fresh credentials can be had.
     pub(crate) fn send(&self, request: Request, auth: &dyn Authorize) -> Result<Response> {
+        self.send_and(request, auth, Ok)
+    }
+
+    /// Like [`Pipeline::send`], and turns the 2xx response into `T` with `accept`. When
+    /// `accept` fails with [`Error::Decode`] (a malformed body) and the request is safe to
+    /// repeat, the attempt counts as failed and is retried like a cut-short body.
+    pub(crate) fn send_and<T>(
+        &self,
+        request: Request,
+        auth: &dyn Authorize,
+        accept: impl Fn(Response) -> Result<T>,
+    ) -> Result<T> {
         let options = &self.inner.options;
         let started = Instant::now();
         let deadline = started.checked_add(options.call_timeout);
@@ -404,18 +416,33 @@ impl Pipeline {
                         response.request_id().as_deref().unwrap_or("-"),
                     );
                     if (200..300).contains(&response.status) {
-                        return Ok(response);
+                        match accept(response) {
+                            Err(e @ Error::Decode { .. })
+                                if request.retry == RetryClass::SafeToRepeat =>
+                            {
+                                log::debug!(
+                                    target: LOG_TARGET,
+                                    "{} {}: the response body could not be decoded (attempt {})",
+                                    req.method,
+                                    req.path(),
+                                    attempt,
+                                );
+                                (true, None, e)
+                            }
+                            other => return other,
+                        }
+                    } else {
+                        if response.status == 401 && !reauthorized && auth.on_unauthorized() {
+                            reauthorized = true;
+                            continue;
+                        }
+                        let retryable = request.retry.retries_status(response.status);
+                        let hint = retry::server_delay(
+                            |name| response.header(name).map(str::to_string),
+                            Utc::now(),
+                        );
+                        (retryable, hint, response.into_error())
                     }
-                    if response.status == 401 && !reauthorized && auth.on_unauthorized() {
-                        reauthorized = true;
-                        continue;
-                    }
-                    let retryable = request.retry.retries_status(response.status);
-                    let hint = retry::server_delay(
-                        |name| response.header(name).map(str::to_string),
-                        Utc::now(),
-                    );
-                    (retryable, hint, response.into_error())
                 }
                 Err(failure) => {
                     log::debug!(

@@ -522,3 +522,25 @@ fn request_exposes_path_and_authority() {
     assert_eq!(req.authority(), "127.0.0.1:8443");
     assert_eq!(req.path(), "/identities/8%3Aacs%3Ax");
 }
+
+/// A malformed 2xx body is retried for safe operations and returned for unsafe ones.
+#[test]
+fn send_and_retries_malformed_body_only_when_safe() {
+    let decode = |r: Response| r.json::<serde_json::Value>();
+    let server = Server::start(vec![Act::Reply(200, vec![], b"{not json".to_vec())]);
+    let pipeline = Pipeline::new(fast_options());
+    let value = pipeline.send_and(get(&server, RetryClass::SafeToRepeat), &NoAuth, decode);
+    assert_eq!(value.ok(), Some(serde_json::json!({})));
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Server::start(vec![Act::Reply(201, vec![], b"{not json".to_vec())]);
+    let err = pipeline
+        .send_and(
+            post(&server, RetryClass::OnlyIfNotProcessed),
+            &NoAuth,
+            decode,
+        )
+        .expect_err("malformed");
+    assert!(matches!(err, Error::Decode { status: 201, .. }), "{err:?}");
+    assert_eq!(server.seen().len(), 1, "a processed send was retried");
+}
