@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p acs-chat-emulator -- --port 8080 [--access-key KEY]
 //!     [--fault-rate 0.2 --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS]
-//!     [--fault-seed N] [--latency-ms N]
+//!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]
 //! ```
 //!
 //! Prints one JSON line `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to
@@ -17,10 +17,30 @@ use acs_chat_emulator::{Emulator, Fault, Faults};
 
 const USAGE: &str = "usage: acs-chat-emulator [--port N] [--access-key BASE64] \
 [--fault-rate F --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS] \
-[--fault-seed N] [--latency-ms N]";
+[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]";
+
+/// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("acs-chat-emulator: {} {}", record.level(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLogger = StderrLogger;
 
 struct Args {
     port: u16,
+    log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
 }
@@ -28,6 +48,7 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut out = Args {
         port: 0,
+        log_level: log::LevelFilter::Warn,
         access_key: None,
         faults: Faults::default(),
     };
@@ -47,6 +68,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         match name.as_str() {
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
+            "--log-level" => {
+                out.log_level = value
+                    .parse()
+                    .map_err(|_| bad("off, error, warn, info, debug or trace"))?
+            }
             "--fault-rate" => {
                 let r: f64 = value.parse().map_err(|_| bad("a number in 0..1"))?;
                 if !(0.0..=1.0).contains(&r) {
@@ -127,6 +153,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(args.log_level);
+    }
     let mut builder = Emulator::builder()
         .port(args.port)
         .faults(args.faults.clone());

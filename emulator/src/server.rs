@@ -308,12 +308,21 @@ async fn respond(
         tokio::time::sleep(decision.latency).await;
     }
     let echo_id = client_request_id(req.uri().path(), req.headers());
+    // Method and path only: never headers (tokens) or bodies (message content).
+    let what = if log::log_enabled!(log::Level::Debug) {
+        format!("{} {}", req.method(), req.uri().path())
+    } else {
+        String::new()
+    };
     let early = match &decision.fault {
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(*d).await;
             None
         }
-        Some(Fault::CloseBeforeProcessing) => return Err(Dropped),
+        Some(Fault::CloseBeforeProcessing) => {
+            log::debug!("{what} -> connection closed before processing (fault)");
+            return Err(Dropped);
+        }
         Some(Fault::TooManyRequests { retry_after }) => {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -356,8 +365,11 @@ async fn respond(
             return Err(Dropped);
         }
     };
-    let body = match decision.fault {
-        Some(Fault::CloseAfterProcessing) => return Err(Dropped),
+    let body = match &decision.fault {
+        Some(Fault::CloseAfterProcessing) => {
+            log::debug!("{what} -> connection closed after processing (fault)");
+            return Err(Dropped);
+        }
         Some(Fault::TruncatedBody) => {
             let full = if bytes.is_empty() {
                 axum::body::Bytes::from_static(
@@ -393,6 +405,11 @@ async fn respond(
         _ => Body::from(bytes),
     };
     add_common_headers(&mut parts.headers, echo_id);
+    log::debug!(
+        "{what} -> {} (fault: {:?})",
+        parts.status.as_u16(),
+        decision.fault
+    );
     Ok(Response::from_parts(parts, body))
 }
 
