@@ -384,3 +384,141 @@ fn logs_and_errors_never_contain_token() {
         assert!(!line.contains(head), "token in log line: {line}");
     }
 }
+
+/// A client and thread on a fresh emulator, with fast retries and a short call timeout.
+fn fast_fixture(call_timeout: Duration) -> (Emulator, ChatThreadClient) {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let options = ChatClientOptions {
+        call_timeout,
+        retry: RetryOptions {
+            max_retries: 3,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(10),
+        },
+        ..Default::default()
+    };
+    let chat = ChatClient::with_options(
+        &emu.endpoint(),
+        CommunicationTokenCredential::new(token).expect("token"),
+        options,
+    )
+    .expect("client");
+    let id = chat
+        .create_chat_thread("faults", None)
+        .expect("create")
+        .chat_thread
+        .expect("thread")
+        .id;
+    let thread = chat.get_chat_thread_client(&id).expect("thread client");
+    (emu, thread)
+}
+
+fn count_text(thread: &ChatThreadClient, content: &str) -> usize {
+    thread
+        .list_messages(None)
+        .expect("pager")
+        .filter(|m| {
+            m.as_ref().is_ok_and(|m| {
+                m.content.as_ref().and_then(|c| c.message.as_deref()) == Some(content)
+            })
+        })
+        .count()
+}
+
+/// Safe operations ride out 503/500/closed connections; the request count shows the retries.
+#[test]
+fn get_properties_retries_through_faults() {
+    let (emu, thread) = fast_fixture(Duration::from_secs(10));
+    emu.set_faults(Faults::sequence(vec![
+        Some(Fault::ServiceUnavailable),
+        Some(Fault::InternalError),
+        Some(Fault::CloseAfterProcessing),
+    ]));
+    let before = emu.request_count();
+    let props = thread.get_properties();
+    assert!(props.is_ok(), "{props:?}");
+    assert_eq!(emu.request_count() - before, 4, "three faults, one success");
+}
+
+/// A send answered 429 or 503 is retried (not processed) and lands exactly once.
+#[test]
+fn send_message_retries_when_not_processed() {
+    for fault in [
+        Fault::TooManyRequests {
+            retry_after: Duration::ZERO,
+        },
+        Fault::ServiceUnavailable,
+        Fault::CloseBeforeProcessing,
+    ] {
+        let (emu, thread) = fast_fixture(Duration::from_secs(10));
+        emu.set_faults(Faults::sequence(vec![Some(fault.clone())]));
+        let before = emu.request_count();
+        let sent = thread.send_message("exactly once", None);
+        let requests = emu.request_count() - before;
+        emu.set_faults(Faults::default());
+        match fault {
+            // A closed connection cannot be told apart from one closed after processing.
+            Fault::CloseBeforeProcessing => {
+                assert!(
+                    matches!(sent, Err(Error::Transport { .. })),
+                    "{fault:?}: {sent:?}"
+                );
+                assert_eq!(
+                    requests, 1,
+                    "{fault:?}: retried a send that may have landed"
+                );
+                assert_eq!(count_text(&thread, "exactly once"), 0, "{fault:?}");
+            }
+            _ => {
+                assert!(sent.is_ok(), "{fault:?}: {sent:?}");
+                assert_eq!(requests, 2, "{fault:?}");
+                assert_eq!(count_text(&thread, "exactly once"), 1, "{fault:?}");
+            }
+        }
+    }
+}
+
+/// A send that may have been processed (500, connection closed after processing, cut-short or
+/// malformed answer) is not retried: the message is never posted twice.
+#[test]
+fn send_message_is_not_retried_when_maybe_processed() {
+    for fault in [
+        Fault::InternalError,
+        Fault::CloseAfterProcessing,
+        Fault::TruncatedBody,
+        Fault::MalformedBody,
+    ] {
+        let (emu, thread) = fast_fixture(Duration::from_secs(10));
+        emu.set_faults(Faults::sequence(vec![Some(fault.clone())]));
+        let before = emu.request_count();
+        let sent = thread.send_message("at most once", None);
+        let requests = emu.request_count() - before;
+        emu.set_faults(Faults::default());
+        assert!(sent.is_err(), "{fault:?}: {sent:?}");
+        assert_eq!(
+            requests, 1,
+            "{fault:?}: a possibly processed send was retried"
+        );
+        assert!(
+            count_text(&thread, "at most once") <= 1,
+            "{fault:?}: posted twice"
+        );
+    }
+}
+
+/// A stalled service cannot hold a call past its timeout.
+#[test]
+fn delayed_service_call_ends_at_timeout() {
+    let timeout = Duration::from_millis(800);
+    let (emu, thread) = fast_fixture(timeout);
+    emu.set_faults(Faults::sequence(vec![Some(Fault::Delay(
+        Duration::from_secs(20),
+    ))]));
+    let started = Instant::now();
+    let r = thread.get_properties();
+    let took = started.elapsed();
+    assert!(matches!(r, Err(Error::Timeout(t)) if t == timeout), "{r:?}");
+    // A bound check against a 20 s stall, not a performance assertion.
+    assert!(took < timeout + SLACK, "the call took {took:?}");
+}
