@@ -522,3 +522,40 @@ fn delayed_service_call_ends_at_timeout() {
     // A bound check against a 20 s stall, not a performance assertion.
     assert!(took < timeout + SLACK, "the call took {took:?}");
 }
+
+/// Creating a thread is retried after an answer was lost, and the kept
+/// repeatability-request-id makes the service create it once.
+#[test]
+fn create_chat_thread_retry_creates_one_thread() {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let options = ChatClientOptions {
+        retry: RetryOptions {
+            max_retries: 3,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(10),
+        },
+        ..Default::default()
+    };
+    let chat = ChatClient::with_options(
+        &emu.endpoint(),
+        CommunicationTokenCredential::new(token).expect("token"),
+        options,
+    )
+    .expect("client");
+    emu.set_faults(Faults::sequence(vec![
+        Some(Fault::CloseAfterProcessing),
+        Some(Fault::TruncatedBody),
+    ]));
+    let before = emu.request_count();
+    let created = chat.create_chat_thread("once", None);
+    assert!(created.is_ok(), "{created:?}");
+    assert_eq!(
+        emu.request_count() - before,
+        3,
+        "two lost answers, one success"
+    );
+    emu.set_faults(Faults::default());
+    let threads = chat.list_chat_threads(None).expect("pager").count();
+    assert_eq!(threads, 1, "threads created: {threads}");
+}
