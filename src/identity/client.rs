@@ -230,6 +230,19 @@ impl CommunicationIdentityClient {
         })
     }
 
+    /// The resource endpoint this client calls (`https://<resource>.communication.azure.com`),
+    /// which is also the chat endpoint of the same resource.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// let client = acs_chat::identity::CommunicationIdentityClient::from_connection_string(&emu.connection_string())?;
+    /// assert_eq!(client.endpoint(), emu.endpoint());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn endpoint(&self) -> String {
+        self.inner.endpoint.base()
+    }
+
     /// Creates a user with no token.
     ///
     /// ```
