@@ -533,8 +533,18 @@ impl FromStr for CommunicationIdentifier {
 }
 
 impl Serialize for CommunicationIdentifier {
+    /// Writes `rawId` first, then the typed sub-object, as the Python SDK does.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_model().serialize(s)
+        use serde::ser::SerializeMap;
+        let model = self.to_model();
+        let mut map = s.serialize_map(Some(model.len()))?;
+        if let Some(raw) = model.get("rawId") {
+            map.serialize_entry("rawId", raw)?;
+        }
+        for (key, value) in model.iter().filter(|(k, _)| *k != "rawId") {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -542,6 +552,30 @@ impl<'de> Deserialize<'de> for CommunicationIdentifier {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let model = Map::<String, Value>::deserialize(d)?;
         Self::from_model(&model).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An identifier field of a wire struct: read as the raw JSON object, written either as that
+/// object (unchanged since decoding) or as the canonical form of a (new or changed) identifier.
+pub(crate) enum IdentifierJson {
+    /// As received (or as kept from receiving).
+    Kept(Map<String, Value>),
+    /// Written from the identifier.
+    Canonical(CommunicationIdentifier),
+}
+
+impl Serialize for IdentifierJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IdentifierJson::Kept(map) => map.serialize(s),
+            IdentifierJson::Canonical(id) => id.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentifierJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::deserialize(d).map(IdentifierJson::Kept)
     }
 }
 
@@ -557,18 +591,22 @@ pub(crate) struct WireIdentifier(Option<Arc<(CommunicationIdentifier, Map<String
 impl WireIdentifier {
     /// Decodes an identifier and keeps its JSON.
     pub(crate) fn decode(
-        model: Map<String, Value>,
+        json: IdentifierJson,
     ) -> Result<(CommunicationIdentifier, WireIdentifier), String> {
+        let model = match json {
+            IdentifierJson::Kept(model) => model,
+            IdentifierJson::Canonical(id) => return Ok((id, WireIdentifier::default())),
+        };
         let id = CommunicationIdentifier::from_model(&model)?;
         let kept = WireIdentifier(Some(Arc::new((id.clone(), model))));
         Ok((id, kept))
     }
 
     /// The JSON to send for `current`: as received when unchanged, canonical otherwise.
-    pub(crate) fn encode(&self, current: &CommunicationIdentifier) -> Map<String, Value> {
+    pub(crate) fn encode(&self, current: &CommunicationIdentifier) -> IdentifierJson {
         match &self.0 {
-            Some(kept) if &kept.0 == current => kept.1.clone(),
-            _ => current.to_model(),
+            Some(kept) if &kept.0 == current => IdentifierJson::Kept(kept.1.clone()),
+            _ => IdentifierJson::Canonical(current.clone()),
         }
     }
 }
@@ -750,12 +788,12 @@ mod tests {
         let Value::Object(map) = json.clone() else {
             unreachable!()
         };
-        let (id, kept) = WireIdentifier::decode(map).unwrap();
+        let (id, kept) = WireIdentifier::decode(IdentifierJson::Kept(map)).unwrap();
         assert_eq!(id, user("sanitized"));
-        assert_eq!(Value::Object(kept.encode(&id)), json);
+        assert_eq!(serde_json::to_value(kept.encode(&id)).unwrap(), json);
         let other = user("8:acs:other");
         assert_eq!(
-            Value::Object(kept.encode(&other)),
+            serde_json::to_value(kept.encode(&other)).unwrap(),
             serde_json::to_value(&other).unwrap()
         );
         assert_eq!(format!("{kept:?}"), "..");

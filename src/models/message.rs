@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::attachment::ChatAttachment;
-use super::identifier::{CommunicationIdentifier, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
 use super::participant::ChatParticipant;
 use super::time;
 
@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for ChatMessageType {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ContentWire", into = "ContentWire")]
 pub struct ChatMessageContent {
     /// The text of a `text` or `html` message (empty once the message is deleted).
@@ -127,6 +127,19 @@ pub struct ChatMessageContent {
     wire_initiator: WireIdentifier,
 }
 
+impl fmt::Debug for ChatMessageContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatMessageContent")
+            .field("message", &self.message)
+            .field("topic", &self.topic)
+            .field("participants", &self.participants)
+            .field("attachments", &self.attachments)
+            .field("initiator", &self.initiator)
+            .field("additional_properties", &self.additional_properties)
+            .finish()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContentWire {
@@ -139,7 +152,7 @@ struct ContentWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     attachments: Option<Vec<ChatAttachment>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    initiator_communication_identifier: Option<Map<String, Value>>,
+    initiator_communication_identifier: Option<IdentifierJson>,
     #[serde(flatten)]
     additional_properties: Map<String, Value>,
 }
@@ -178,7 +191,7 @@ impl From<ChatMessageContent> for ContentWire {
 }
 
 pub(crate) fn decode_optional(
-    model: Option<Map<String, Value>>,
+    model: Option<IdentifierJson>,
 ) -> Result<(Option<CommunicationIdentifier>, WireIdentifier), String> {
     match model {
         Some(model) => {
@@ -206,7 +219,7 @@ pub(crate) fn decode_optional(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "MessageWire", into = "MessageWire")]
 pub struct ChatMessage {
     /// The message id (a decimal string of epoch milliseconds).
@@ -236,6 +249,25 @@ pub struct ChatMessage {
     wire_sender: WireIdentifier,
 }
 
+impl fmt::Debug for ChatMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatMessage")
+            .field("id", &self.id)
+            .field("message_type", &self.message_type)
+            .field("sequence_id", &self.sequence_id)
+            .field("version", &self.version)
+            .field("content", &self.content)
+            .field("sender_display_name", &self.sender_display_name)
+            .field("created_on", &self.created_on)
+            .field("sender", &self.sender)
+            .field("deleted_on", &self.deleted_on)
+            .field("edited_on", &self.edited_on)
+            .field("metadata", &self.metadata)
+            .field("additional_properties", &self.additional_properties)
+            .finish()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MessageWire {
@@ -251,7 +283,7 @@ struct MessageWire {
     #[serde(with = "time")]
     created_on: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    sender_communication_identifier: Option<Map<String, Value>>,
+    sender_communication_identifier: Option<IdentifierJson>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

@@ -1,12 +1,13 @@
 //! `ChatParticipant`: a member of a chat thread.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::identifier::{CommunicationIdentifier, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
 use super::time;
 
 /// A member of a chat thread: who they are, the name others see, and from when they can read
@@ -25,7 +26,7 @@ use super::time;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ParticipantWire", into = "ParticipantWire")]
 pub struct ChatParticipant {
     /// Who the participant is.
@@ -42,6 +43,18 @@ pub struct ChatParticipant {
     /// is lost and sent back as they are.
     pub additional_properties: Map<String, Value>,
     wire_identifier: WireIdentifier,
+}
+
+impl fmt::Debug for ChatParticipant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatParticipant")
+            .field("identifier", &self.identifier)
+            .field("display_name", &self.display_name)
+            .field("share_history_time", &self.share_history_time)
+            .field("metadata", &self.metadata)
+            .field("additional_properties", &self.additional_properties)
+            .finish()
+    }
 }
 
 impl ChatParticipant {
@@ -95,7 +108,7 @@ impl ChatParticipant {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ParticipantWire {
-    communication_identifier: Map<String, Value>,
+    communication_identifier: IdentifierJson,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     display_name: Option<String>,
     #[serde(
@@ -191,6 +204,19 @@ mod tests {
             v["communicationIdentifier"],
             json!({"rawId": "8:acs:b", "communicationUser": {"id": "8:acs:b"}})
         );
+    }
+
+    /// Debug shows the model's fields, not the kept wire form.
+    #[test]
+    fn participant_debug_shows_fields_only() {
+        let p = ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:r_u"))
+            .with_display_name("Bob");
+        let text = format!("{p:?}");
+        assert!(
+            text.starts_with("ChatParticipant { identifier: CommunicationUser"),
+            "{text}"
+        );
+        assert!(!text.contains("wire"), "{text}");
     }
 
     /// A participant without an identifier is a decode error.

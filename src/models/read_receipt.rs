@@ -1,10 +1,12 @@
 //! `ChatMessageReadReceipt`: who read up to which message.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::identifier::{CommunicationIdentifier, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
 use super::time;
 
 /// A read receipt: the latest message a participant has read, and when.
@@ -19,7 +21,7 @@ use super::time;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ReceiptWire", into = "ReceiptWire")]
 pub struct ChatMessageReadReceipt {
     /// Who read the message.
@@ -33,10 +35,21 @@ pub struct ChatMessageReadReceipt {
     wire_sender: WireIdentifier,
 }
 
+impl fmt::Debug for ChatMessageReadReceipt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatMessageReadReceipt")
+            .field("sender", &self.sender)
+            .field("chat_message_id", &self.chat_message_id)
+            .field("read_on", &self.read_on)
+            .field("additional_properties", &self.additional_properties)
+            .finish()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReceiptWire {
-    sender_communication_identifier: Map<String, Value>,
+    sender_communication_identifier: IdentifierJson,
     chat_message_id: String,
     #[serde(with = "time")]
     read_on: DateTime<Utc>,

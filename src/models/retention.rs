@@ -84,8 +84,18 @@ impl ChatRetentionPolicy {
 }
 
 impl Serialize for ChatRetentionPolicy {
+    /// Writes `kind` first, as the service does.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_object().serialize(s)
+        use serde::ser::SerializeMap;
+        let object = self.to_object();
+        let mut map = s.serialize_map(Some(object.len()))?;
+        if let Some(kind) = object.get("kind") {
+            map.serialize_entry("kind", kind)?;
+        }
+        for (key, value) in object.iter().filter(|(k, _)| *k != "kind") {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 

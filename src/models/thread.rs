@@ -1,12 +1,13 @@
 //! Chat threads: `ChatThreadProperties`, `ChatThreadInfo` (list items) and the create result.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::identifier::{CommunicationIdentifier, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
 use super::participant::ChatParticipant;
 use super::retention::ChatRetentionPolicy;
 use super::time;
@@ -26,7 +27,7 @@ use crate::error::ChatError;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ThreadWire", into = "ThreadWire")]
 pub struct ChatThreadProperties {
     /// The thread id (`19:…@thread.v2`).
@@ -49,6 +50,21 @@ pub struct ChatThreadProperties {
     wire_created_by: WireIdentifier,
 }
 
+impl fmt::Debug for ChatThreadProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatThreadProperties")
+            .field("id", &self.id)
+            .field("topic", &self.topic)
+            .field("created_on", &self.created_on)
+            .field("created_by", &self.created_by)
+            .field("deleted_on", &self.deleted_on)
+            .field("metadata", &self.metadata)
+            .field("retention_policy", &self.retention_policy)
+            .field("additional_properties", &self.additional_properties)
+            .finish()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ThreadWire {
@@ -56,7 +72,7 @@ struct ThreadWire {
     topic: String,
     #[serde(with = "time")]
     created_on: DateTime<Utc>,
-    created_by_communication_identifier: Map<String, Value>,
+    created_by_communication_identifier: IdentifierJson,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
