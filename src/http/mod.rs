@@ -7,6 +7,7 @@
 //! and turns every non-success status into a typed [`Error`]. Redirects are not followed (a
 //! 3xx is an [`Error::Redirect`]), so the `Authorization` header can never reach another host.
 
+mod resolve;
 mod retry;
 mod url;
 
@@ -34,6 +35,9 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default response body limit: 16 MiB.
 pub(crate) const DEFAULT_MAX_RESPONSE_BODY: u64 = 16 * 1024 * 1024;
+/// Idle connections kept alive per pool (and per host): one per concurrent caller thread,
+/// up to this many.
+const MAX_IDLE_CONNECTIONS: usize = 32;
 
 /// The `log` target of per-attempt request lines.
 const LOG_TARGET: &str = "acs_chat::http";
@@ -346,10 +350,22 @@ impl Pipeline {
             .user_agent(options.user_agent.as_str())
             .accept("application/json")
             .timeout_connect(Some(options.connect_timeout))
+            // Clients are shared by many threads: keep one idle connection per thread
+            // instead of ureq's default 3 per host, past which every request of a 4th
+            // concurrent thread opened a new connection (benches/e2e.rs, concurrency).
+            .max_idle_connections(MAX_IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build();
+        // ureq's own resolver spawns a lookup thread per request once a timeout is set; see
+        // `resolve.rs`.
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            resolve::LiteralFirst::default(),
+        );
         Pipeline {
             inner: Arc::new(PipelineInner {
-                agent: ureq::Agent::new_with_config(config),
+                agent,
                 options,
             }),
         }
@@ -478,6 +494,7 @@ impl Pipeline {
     /// One attempt, bounded by `budget`.
     fn attempt(&self, req: &Request, budget: Duration) -> std::result::Result<Response, Failure> {
         let agent = &self.inner.agent;
+        let started = Instant::now();
         let mut builder = ureq::http::Request::builder()
             .method(req.method.clone())
             .uri(req.url.as_str());
@@ -510,6 +527,9 @@ impl Pipeline {
         };
         let mut response = match result {
             Err(http_error) => return Err(Failure::Fatal(ureq::Error::Http(http_error))),
+            // Whatever failed, the call's time is up (ureq may name the connect timeout when
+            // the call's budget was the shorter one).
+            Ok(Err(_)) if started.elapsed() >= budget => return Err(Failure::TimedOut),
             Ok(Err(e)) => return Err(classify(e)),
             Ok(Ok(r)) => r,
         };
