@@ -39,6 +39,13 @@ use crate::pager::Pager;
 /// many threads as you need. Every call is blocking and independent; calls from several
 /// threads run concurrently over the shared pool.
 ///
+/// # Logging
+///
+/// Every attempt is logged with the [`log`](https://docs.rs/log) crate at debug level, target
+/// `acs_chat::http`: method, path (no query), status or failure, duration, attempt number,
+/// the `x-ms-client-request-id` (a UUID v4 per call, kept across its retries) and the
+/// service's `MS-CV`. Tokens, keys and message content are never logged.
+///
 /// # Errors
 ///
 /// Every call returns [`Error::InvalidArgument`] for arguments that cannot be right (empty ids,
