@@ -39,6 +39,10 @@ pub(crate) const DEFAULT_MAX_RESPONSE_BODY: u64 = 16 * 1024 * 1024;
 /// up to this many.
 const MAX_IDLE_CONNECTIONS: usize = 32;
 
+/// Timeouts handed to ureq are capped here: it adds them to `Instant`s, which panics on
+/// overflow (a caller may well configure `Duration::MAX` for "no limit").
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The `log` target of per-attempt request lines.
 const LOG_TARGET: &str = "acs_chat::http";
 
@@ -349,7 +353,7 @@ impl Pipeline {
             .https_only(false)
             .user_agent(options.user_agent.as_str())
             .accept("application/json")
-            .timeout_connect(Some(options.connect_timeout))
+            .timeout_connect(Some(options.connect_timeout.min(MAX_TIMEOUT)))
             // Clients are shared by many threads: keep one idle connection per thread
             // instead of ureq's default 3 per host, past which every request of a 4th
             // concurrent thread opened a new connection (benches/e2e.rs, concurrency).
@@ -364,10 +368,7 @@ impl Pipeline {
             resolve::LiteralFirst::default(),
         );
         Pipeline {
-            inner: Arc::new(PipelineInner {
-                agent,
-                options,
-            }),
+            inner: Arc::new(PipelineInner { agent, options }),
         }
     }
 
@@ -416,7 +417,7 @@ impl Pipeline {
             req.set_header("x-ms-client-request-id", client_request_id.as_str());
             auth.authorize(&mut req)?;
             let attempt_started = Instant::now();
-            let outcome = self.attempt(&req, left);
+            let outcome = self.attempt(&req, left.min(MAX_TIMEOUT));
             let elapsed = attempt_started.elapsed();
             let (retryable, hint, error) = match outcome {
                 Ok(response) => {

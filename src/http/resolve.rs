@@ -69,7 +69,11 @@ mod tests {
     #[test]
     fn literal_addr_reads_ip_hosts_and_ports() {
         let seen = addr("http://127.0.0.1:8080/chat/threads?api-version=1");
-        assert_eq!(seen, Some("127.0.0.1:8080".parse().unwrap()), "seen {seen:?}");
+        assert_eq!(
+            seen,
+            Some("127.0.0.1:8080".parse().unwrap()),
+            "seen {seen:?}"
+        );
         let seen = addr("https://[::1]/x");
         assert_eq!(seen, Some("[::1]:443".parse().unwrap()), "seen {seen:?}");
         let seen = addr("http://10.1.2.3/");
@@ -79,7 +83,10 @@ mod tests {
     /// Names are left to the default resolver.
     #[test]
     fn literal_addr_leaves_names_alone() {
-        for uri in ["http://localhost:8080/", "https://contoso.communication.azure.com/"] {
+        for uri in [
+            "http://localhost:8080/",
+            "https://contoso.communication.azure.com/",
+        ] {
             assert_eq!(addr(uri), None, "{uri} was taken for an IP literal");
         }
     }

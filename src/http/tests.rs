@@ -544,3 +544,16 @@ fn send_and_retries_malformed_body_only_when_safe() {
     assert!(matches!(err, Error::Decode { status: 201, .. }), "{err:?}");
     assert_eq!(server.seen().len(), 1, "a processed send was retried");
 }
+
+/// Unbounded timeouts (Duration::MAX) work without overflowing.
+#[test]
+fn send_accepts_unbounded_timeouts() {
+    let server = Server::start(vec![]);
+    let pipeline = Pipeline::new(PipelineOptions {
+        call_timeout: Duration::MAX,
+        connect_timeout: Duration::MAX,
+        ..fast_options()
+    });
+    let r = pipeline.send(get(&server, RetryClass::SafeToRepeat), &NoAuth);
+    assert_eq!(r.map(|r| r.status).ok(), Some(200));
+}
