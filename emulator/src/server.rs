@@ -490,3 +490,47 @@ fn ms_cv() -> String {
     s.push_str(".0");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Emulator>();
+        check::<EmulatorBuilder>();
+    }
+
+    #[test]
+    fn debug_hides_access_key() {
+        let emu = Emulator::builder()
+            .access_key("c2VjcmV0LWtleS12YWx1ZQ==")
+            .start()
+            .expect("emulator");
+        let shown = format!("{emu:?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        let b = format!(
+            "{:?}",
+            Emulator::builder().access_key("c2VjcmV0LWtleS12YWx1ZQ==")
+        );
+        assert!(!b.contains("c2VjcmV0"), "{b}");
+    }
+
+    #[test]
+    fn builder_rejects_non_base64_key() {
+        let err = Emulator::builder().access_key("not base64!").start();
+        assert_eq!(
+            err.map(|_| ()).map_err(|e| e.kind()),
+            Err(io::ErrorKind::InvalidInput)
+        );
+    }
+
+    #[test]
+    fn ms_cv_has_service_shape() {
+        let a = ms_cv();
+        assert_eq!(a.len(), 24, "{a}");
+        assert!(a.ends_with(".0"));
+        assert_ne!(a, ms_cv());
+    }
+}

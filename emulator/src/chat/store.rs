@@ -239,3 +239,77 @@ impl Thread {
         self.messages.last().map_or(self.created_ms, |m| m.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_message(text: &str) -> Content {
+        Content::User {
+            html: false,
+            message: text.into(),
+        }
+    }
+
+    #[test]
+    fn clock_is_strictly_increasing_across_threads() {
+        let clock = Arc::new(Clock::default());
+        let stamps: Vec<i64> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    let c = Arc::clone(&clock);
+                    s.spawn(move || (0..1000).map(|_| c.next()).collect::<Vec<_>>())
+                })
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let unique: std::collections::HashSet<_> = stamps.iter().collect();
+        assert_eq!(unique.len(), 4000, "duplicate stamps");
+        assert_eq!(clock.current(), *stamps.iter().max().unwrap_or(&0));
+    }
+
+    #[test]
+    fn bump_keeps_version_history_and_index() {
+        let clock = Clock::default();
+        let mut t = Thread::new(
+            "19:t@thread.v2".into(),
+            "t".into(),
+            clock.next(),
+            "u".into(),
+        );
+        let id = t.push(
+            &clock,
+            user_message("a"),
+            Some("u".into()),
+            String::new(),
+            None,
+        );
+        let snapshot = clock.current();
+        let v2 = t.bump(&clock, 0);
+        let m = &t.messages[0];
+        assert_eq!(m.versions, vec![id, v2]);
+        assert_eq!(m.version_at(snapshot), Some(id));
+        assert_eq!(m.version_at(v2), Some(v2));
+        assert_eq!(m.version_at(id - 1), None);
+        assert_eq!(
+            t.by_version.keys().copied().collect::<Vec<_>>(),
+            vec![(v2, id)]
+        );
+    }
+
+    #[test]
+    fn activity_at_ignores_later_messages() {
+        let clock = Clock::default();
+        let created = clock.next();
+        let mut t = Thread::new("19:t@thread.v2".into(), "t".into(), created, "u".into());
+        assert_eq!(t.activity_at(created), created);
+        let first = t.push(&clock, user_message("a"), None, String::new(), None);
+        let second = t.push(&clock, user_message("b"), None, String::new(), None);
+        assert_eq!(t.activity_at(first), first);
+        assert_eq!(t.activity_at(second), second);
+        assert_eq!(t.last_activity(), second);
+        assert_eq!(t.messages[1].sequence_id, 2);
+    }
+}
