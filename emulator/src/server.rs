@@ -308,6 +308,7 @@ async fn respond(
         tokio::time::sleep(decision.latency).await;
     }
     let echo_id = client_request_id(req.uri().path(), req.headers());
+    let chat = req.uri().path().starts_with("/chat");
     // Method and path only: never headers (tokens) or bodies (message content).
     let what = if log::log_enabled!(log::Level::Debug) {
         format!("{} {}", req.method(), req.uri().path())
@@ -404,7 +405,7 @@ async fn respond(
         }
         _ => Body::from(bytes),
     };
-    add_common_headers(&mut parts.headers, echo_id);
+    add_common_headers(&mut parts.headers, chat, echo_id);
     log::debug!(
         "{what} -> {} (fault: {:?})",
         parts.status.as_u16(),
@@ -460,14 +461,16 @@ fn client_request_id(path: &str, headers: &HeaderMap) -> Option<HeaderValue> {
     (asked || path.starts_with("/identities") || path.starts_with("/teamsUser")).then(|| id.clone())
 }
 
-fn add_common_headers(h: &mut HeaderMap, echo_id: Option<HeaderValue>) {
+fn add_common_headers(h: &mut HeaderMap, chat: bool, echo_id: Option<HeaderValue>) {
     if let Ok(v) = HeaderValue::from_str(&ms_cv()) {
         h.insert("ms-cv", v);
     }
-    h.insert(
-        "api-supported-versions",
-        HeaderValue::from_static(SUPPORTED_VERSIONS),
-    );
+    if chat {
+        h.insert(
+            "api-supported-versions",
+            HeaderValue::from_static(SUPPORTED_VERSIONS),
+        );
+    }
     if let Some(id) = echo_id {
         h.insert("x-ms-client-request-id", id);
     }
