@@ -562,3 +562,28 @@ fn unknown_routes_return_service_shaped_errors() {
     )
     .expect_error(405, "MethodNotAllowed");
 }
+
+/// Chat echoes x-ms-client-request-id only when asked, and names its api-versions.
+#[test]
+fn chat_echoes_client_request_id_only_when_asked() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let url = c.url(&format!("/chat/threads?api-version={V2024}"));
+    let id = "7bfeebca-e9f1-11f1-b86a-02fc00000001";
+    let plain = c.send_raw("GET", &url, None, &[("x-ms-client-request-id", id)]);
+    assert_eq!(plain.header("x-ms-client-request-id"), None);
+    assert_eq!(
+        plain.header("api-supported-versions"),
+        Some("2021-09-07, 2023-11-07, 2024-03-07, 2025-03-15")
+    );
+    let asked = c.send_raw(
+        "GET",
+        &url,
+        None,
+        &[
+            ("x-ms-client-request-id", id),
+            ("x-ms-return-client-request-id", "true"),
+        ],
+    );
+    assert_eq!(asked.header("x-ms-client-request-id"), Some(id));
+}
