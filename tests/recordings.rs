@@ -149,6 +149,20 @@ fn load_all() -> Option<Vec<(String, Vec<Exchange>)>> {
     Some(out)
 }
 
+/// The `api-version` query parameter of a URL.
+fn api_version(uri: &str) -> Option<String> {
+    let (_, query) = replay::split_url(uri);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("api-version="))
+        .map(replay::percent_decode)
+}
+
+/// Whether an api-version predates chat's first stable version (2021-03-07).
+fn is_pre_ga(version: &str) -> bool {
+    version.get(..10).is_some_and(|date| date < "2021-03-07")
+}
+
 /// Every recorded chat body decodes and re-encodes without losing or changing anything.
 #[test]
 fn recordings_round_trip_through_models() {
@@ -156,15 +170,38 @@ fn recordings_round_trip_through_models() {
         return;
     };
     let mut report = Report::default();
-    let (mut chat, mut other) = (0usize, 0usize);
+    let (mut chat, mut other, mut unimplemented) = (0usize, 0usize, 0usize);
     for (name, list) in &recordings {
         for (i, exchange) in list.iter().enumerate() {
             let at = format!("{name} #{i} {} {}", exchange.method, exchange.uri);
             let Some(op) = route(&exchange.method, &exchange.uri) else {
-                other += 1;
+                let (segments, _) = replay::split_url(&exchange.uri);
+                if segments.first().map(String::as_str) == Some("chat") {
+                    unimplemented += 1;
+                    report.note(format!(
+                        "{} {} is not an operation of the stable chat API (not checked)",
+                        exchange.method,
+                        segments
+                            .get(3)
+                            .map_or("/chat/…", |_| "/chat/threads/{id}/…")
+                    ));
+                } else {
+                    other += 1;
+                }
                 continue;
             };
             chat += 1;
+            let version = api_version(&exchange.uri);
+            if exchange.status < 400 && version.as_deref().is_some_and(is_pre_ga) {
+                // Pre-GA previews used other shapes (multi-status creates, `createdBy`
+                // strings, `members`); the client speaks none of them. Their error bodies
+                // are still checked below.
+                report.note(format!(
+                    "api-version {} is a pre-GA preview: success bodies not checked",
+                    version.unwrap_or_default()
+                ));
+                continue;
+            }
             if exchange.status < 400 {
                 replay::check_request(&mut report, &at, op, &exchange.request);
             }
@@ -172,7 +209,7 @@ fn recordings_round_trip_through_models() {
         }
     }
     println!(
-        "{} recordings, {chat} chat exchanges checked, {other} non-chat exchanges (identity) not routed",
+        "{} recordings: {chat} chat exchanges checked, {unimplemented} to chat routes outside the stable API, {other} non-chat (identity) exchanges not routed",
         recordings.len()
     );
     report.print("recordings");
@@ -189,151 +226,6 @@ fn recordings_round_trip_through_models() {
     );
 }
 
-/// A tiny HTTP server that records each request target (path and query) and answers every
-/// request with an empty last page.
-struct CaptureServer {
-    endpoint: String,
-    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl CaptureServer {
-    fn start() -> CaptureServer {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
-        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = std::sync::Arc::clone(&targets);
-        // The thread ends with the test process; it only ever answers loopback requests.
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut header = String::new();
-                    match reader.read_line(&mut header) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if header == "\r\n" || header == "\n" => break,
-                        Ok(_) => {}
-                    }
-                }
-                let target = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                if let Ok(mut list) = seen.lock() {
-                    list.push(target);
-                }
-                let body = r#"{"value":[]}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(response.as_bytes());
-            }
-        });
-        CaptureServer { endpoint, targets }
-    }
-
-    fn take(&self) -> Vec<String> {
-        self.targets
-            .lock()
-            .map(|mut t| std::mem::take(&mut *t))
-            .unwrap_or_default()
-    }
-}
-
-/// A JWT-shaped token valid for an hour (the client only reads `exp`).
-fn test_token() -> String {
-    use base64::Engine as _;
-    let exp = chrono::Utc::now().timestamp() + 3600;
-    let payload =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
-    format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
-}
-
-/// Decoded query pairs, sorted, so that order and percent-encoding do not matter.
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| replay::percent_decode(&s.replace('+', " "));
-    let mut pairs: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect();
-    pairs.sort();
-    pairs
-}
-
-/// Resumes the list operation of `next_link` from it (the continuation token is the
-/// nextLink) and returns the request target the pager sent.
-fn resume_from(
-    server: &CaptureServer,
-    op: replay::Operation,
-    next_link: &str,
-    api_version: &str,
-) -> Result<Vec<String>, String> {
-    use acs_chat::{
-        ChatClient, ChatClientOptions, CommunicationTokenCredential, ListChatThreadsOptions,
-        ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
-    };
-    use replay::Operation::*;
-    let credential = CommunicationTokenCredential::new(test_token()).map_err(|e| e.to_string())?;
-    let options = ChatClientOptions {
-        api_version: api_version.to_string(),
-        ..Default::default()
-    };
-    let chat = ChatClient::with_options(&server.endpoint, credential, options)
-        .map_err(|e| e.to_string())?;
-    let token = Some(next_link.to_string());
-    let (segments, _) = replay::split_url(next_link);
-    let thread_id = segments.get(2).cloned().unwrap_or_default();
-    let first_page_ok = match op {
-        ListChatThreads => chat
-            .list_chat_threads(Some(ListChatThreadsOptions {
-                continuation_token: token,
-                ..Default::default()
-            }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok())),
-        ListChatMessages => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_messages(Some(ListMessagesOptions {
-                continuation_token: token,
-                ..Default::default()
-            }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
-        }),
-        ListChatParticipants => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_participants(Some(ListParticipantsOptions {
-                continuation_token: token,
-                ..Default::default()
-            }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
-        }),
-        ListChatReadReceipts => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_read_receipts(Some(ListReadReceiptsOptions {
-                continuation_token: token,
-                ..Default::default()
-            }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
-        }),
-        other => return Err(format!("{other:?} is not a list operation")),
-    };
-    match first_page_ok {
-        Ok(Some(true)) => Ok(server.take()),
-        Ok(other) => Err(format!(
-            "resuming gave {other:?} instead of one page; sent {:?}",
-            server.take()
-        )),
-        Err(e) => Err(format!("resuming failed: {e}")),
-    }
-}
-
 /// For each recorded page with a `nextLink`, the pager resumed from that link (as its
 /// continuation token) sends the request the next recorded exchange made: the same path and
 /// the same query (in any order, with the client's api-version), on the client's own host.
@@ -342,7 +234,7 @@ fn recordings_next_links_resume_as_recorded() {
     let Some(recordings) = load_all() else {
         return;
     };
-    let server = CaptureServer::start();
+    let server = replay::CaptureServer::start();
     let mut failures = Vec::new();
     let (mut checked, mut against_next) = (0usize, 0usize);
     for (name, list) in &recordings {
@@ -361,12 +253,21 @@ fn recordings_next_links_resume_as_recorded() {
                 continue;
             };
             let at = format!("{name} #{i}");
-            // The request to expect: the next recorded exchange of the same operation, if the
-            // recording went on to follow the link, else the link itself.
+            // The request to expect: the next recorded exchange when it is the follow-up (same
+            // operation and path, same query apart from api-version), else the link itself.
+            let without_version = |url: &str| {
+                let (path, query) = replay::split_url(url);
+                let pairs: Vec<_> = replay::query_pairs(&query)
+                    .into_iter()
+                    .filter(|(k, _)| k != "api-version")
+                    .collect();
+                (path, pairs)
+            };
             let expected = match list.get(i + 1) {
                 Some(next)
                     if next.method.eq_ignore_ascii_case("GET")
-                        && route(&next.method, &next.uri) == Some(op) =>
+                        && route(&next.method, &next.uri) == Some(op)
+                        && without_version(&next.uri) == without_version(next_link) =>
                 {
                     against_next += 1;
                     next.uri.clone()
@@ -374,14 +275,14 @@ fn recordings_next_links_resume_as_recorded() {
                 _ => next_link.to_string(),
             };
             let (expected_path, expected_query) = replay::split_url(&expected);
-            let expected_pairs = query_pairs(&expected_query);
+            let expected_pairs = replay::query_pairs(&expected_query);
             let api_version = expected_pairs
                 .iter()
                 .find(|(k, _)| k == "api-version")
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| "2025-03-15".to_string());
             checked += 1;
-            let sent = match resume_from(&server, op, next_link, &api_version) {
+            let sent = match replay::resume_from(&server, op, next_link, &api_version) {
                 Ok(sent) => sent,
                 Err(e) => {
                     failures.push(format!("{at}: {e}"));
@@ -395,7 +296,7 @@ fn recordings_next_links_resume_as_recorded() {
                 continue;
             };
             let (path, query) = replay::split_url(target);
-            let pairs = query_pairs(&query);
+            let pairs = replay::query_pairs(&query);
             if path != expected_path || pairs != expected_pairs {
                 failures.push(format!(
                     "{at}: resumed request {target}\n  path  {path:?}\n  query {pairs:?}\n expected {expected}\n  path  {expected_path:?}\n  query {expected_pairs:?}"
