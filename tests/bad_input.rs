@@ -230,6 +230,28 @@ fn cases() -> Vec<Case> {
             }),
             Expect::InvalidArgument,
         ),
+        (
+            "unicode idempotency token",
+            Box::new(|c: &Ctx| {
+                let o = CreateChatThreadOptions {
+                    idempotency_token: Some("tökén\u{1F600}".into()),
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("t", Some(o)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "newline idempotency token",
+            Box::new(|c: &Ctx| {
+                let o = CreateChatThreadOptions {
+                    idempotency_token: Some("a\r\nx-injected: 1".into()),
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("t", Some(o)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
         // Page sizes and skips.
         (
             "zero page size",

@@ -149,10 +149,13 @@ impl ChatClient {
             return Err(Error::invalid_argument("topic", "must not be empty"));
         }
         let token = match options.idempotency_token {
-            Some(t) if t.trim().is_empty() || t.chars().any(char::is_control) => {
+            // It travels as a header value: visible ASCII only.
+            Some(t)
+                if t.trim().is_empty() || !t.bytes().all(|b| b.is_ascii_graphic() || b == b' ') =>
+            {
                 return Err(Error::invalid_argument(
                     "idempotency_token",
-                    "must not be empty or contain control characters",
+                    "must be non-empty visible ASCII",
                 ))
             }
             Some(t) => t,

@@ -29,6 +29,13 @@ use crate::http::{
 };
 use crate::pager::Pager;
 
+// The clients promise to be shareable across threads; keep that a compile-time fact.
+const _: fn() = || {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<ChatClient>();
+    shareable::<ChatThreadClient>();
+};
+
 /// JSON bodies of POST requests.
 pub(crate) const JSON: &str = "application/json";
 /// JSON merge-patch bodies of PATCH requests.
