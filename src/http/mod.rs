@@ -488,6 +488,16 @@ impl Pipeline {
                 return Err(error);
             }
             retries += 1;
+            log::debug!(
+                target: LOG_TARGET,
+                "{} {}: retry {} of {} in {} ms (x-ms-client-request-id {})",
+                request.method,
+                request.path(),
+                retries,
+                options.retry.max_retries,
+                delay.as_millis(),
+                client_request_id,
+            );
             std::thread::sleep(delay);
         }
     }
