@@ -515,3 +515,23 @@ fn debug_output_never_contains_token() {
     let text = format!("{chat:?} {thread:?} {credential:?} {err:?} {err} {pager:?}");
     assert!(!text.contains(&token), "token in debug output: {text}");
 }
+
+/// A response larger than max_response_body is a typed error, not an allocation.
+#[test]
+fn oversized_response_is_body_too_large() {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let credential = CommunicationTokenCredential::new(token).expect("token");
+    let small = ChatClientOptions {
+        max_response_body: 64,
+        ..Default::default()
+    };
+    let chat = ChatClient::with_options(&emu.endpoint(), credential, small).expect("client");
+    let err = chat
+        .create_chat_thread(
+            "a topic long enough to need more than sixty-four bytes",
+            None,
+        )
+        .expect_err("too large");
+    assert!(matches!(err, Error::BodyTooLarge { limit: 64 }), "{err:?}");
+}
