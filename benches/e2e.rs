@@ -158,12 +158,15 @@ struct Floor {
 }
 
 impl Floor {
-    fn new(endpoint: &str, token: &str, thread_id: &str) -> Self {
+    /// `timeout`: an optional global timeout on the agent (the SDK sets one per call; ureq 3
+    /// then resolves the host on a new thread for every request, see BENCHMARKS.md).
+    fn new(endpoint: &str, token: &str, thread_id: &str, timeout: Option<Duration>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(USER_AGENT)
             .accept("application/json")
+            .timeout_global(timeout)
             .build();
         Floor {
             agent: ureq::Agent::new_with_config(config),
@@ -288,7 +291,7 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
         "\n## (a) acs-chat vs the floor (bare ureq 3 + serde_json::Value), interleaved rounds"
     );
     let s = setup()?;
-    let floor = Floor::new(&s.emu.endpoint(), &s.token, s.thread.thread_id());
+    let floor = Floor::new(&s.emu.endpoint(), &s.token, s.thread.thread_id(), None);
     // A full first page for the list comparison.
     let mut ids = Vec::new();
     for i in 0..250 {
@@ -351,6 +354,24 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
             }
             Ok(())
         },
+    )?;
+    // Why the SDK's send/get sit above the floor: the same bare requests with a ureq global
+    // timeout set (as the SDK sets one per call) against the bare requests without one.
+    println!(
+        "\nDiagnosis: bare ureq with a 60 s global timeout (\"sdk\" column) vs without (\"floor\")"
+    );
+    let timed_floor = Floor::new(
+        &s.emu.endpoint(),
+        &s.token,
+        s.thread.thread_id(),
+        Some(Duration::from_secs(60)),
+    );
+    compare(
+        "get_message +timeout",
+        rounds,
+        300,
+        |i| floor.get(&ids[i % ids.len()]).map(drop),
+        |i| timed_floor.get(&ids[i % ids.len()]).map(drop),
     )?;
     let _ = failures;
     drop(s.chat);
