@@ -262,8 +262,11 @@ impl ChatThreadClient {
     /// let options = ListMessagesOptions { results_per_page: Some(10), ..Default::default() };
     /// let texts: Vec<String> = thread
     ///     .list_messages(Some(options))?
-    ///     .filter_map(|m| m.map(|m| (m.message_type == ChatMessageType::Text).then(|| m.content.and_then(|c| c.message)).flatten()).transpose())
-    ///     .collect::<Result<_, _>>()?;
+    ///     .collect::<Result<Vec<_>, _>>()?
+    ///     .into_iter()
+    ///     .filter(|m| m.message_type == ChatMessageType::Text) // skip the system messages
+    ///     .filter_map(|m| m.content.and_then(|c| c.message))
+    ///     .collect();
     /// assert_eq!(texts, ["two", "one"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
