@@ -517,4 +517,53 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(decoded_path("/a%2Fb?x=%20"), "/a/b");
     }
+
+    /// Random strings of URL-ish and multi-byte characters never panic any helper, and the
+    /// helpers' promises hold for all of them.
+    #[test]
+    fn url_helpers_never_panic_on_random_input() {
+        let alphabet: Vec<char> = "ab:/?#@[]%.-_~ =&\\\"'<>\u{0}\n\tüé中🎉1234567890HTTPShttps"
+            .chars()
+            .collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let mut text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if next() % 3 == 0 {
+                text.insert_str(
+                    0,
+                    ["https://", "http://", "HTTP://h", "/chat/"][(next() % 4) as usize],
+                );
+            }
+            let _ = Endpoint::parse(&text, next() % 2 == 0);
+            let encoded = encode_segment(&text);
+            assert!(
+                encoded.bytes().all(|b| is_unreserved(b) || b == b'%'),
+                "{encoded}"
+            );
+            assert_eq!(percent_decode(&encoded), text);
+            if validate_id("id", &text).is_ok() {
+                assert!(!encoded.is_empty() && encoded != "." && encoded != "..");
+            }
+            if let Some(rebased) = rebase_next_link(Some(&text), "v") {
+                assert!(rebased.starts_with('/'), "{text:?} -> {rebased}");
+                assert!(
+                    rebased.is_ascii() && !rebased.contains([' ', '#', '\n']),
+                    "{text:?} -> {rebased}"
+                );
+                assert!(
+                    rebased.ends_with("api-version=v") || rebased.contains("api-version=v&"),
+                    "{rebased}"
+                );
+            }
+        }
+    }
 }
