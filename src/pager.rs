@@ -168,9 +168,14 @@ impl<T> Pager<T> {
         };
         let next_link = next_link.filter(|link| !link.trim().is_empty());
         if let Some(next) = rebase_next_link(next_link.as_deref(), &self.api_version) {
+            if next == request {
+                return Some(Err(Error::UnexpectedResponse(
+                    "the service's next page link points back at the same page".into(),
+                )));
+            }
             if items.is_empty() {
                 self.empty_in_a_row += 1;
-                if next == request || self.empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW {
+                if self.empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW {
                     return Some(Err(Error::UnexpectedResponse(
                         "the service kept answering empty pages that point to more pages".into(),
                     )));
@@ -356,6 +361,33 @@ mod tests {
         assert!(matches!(pager.next(), Some(Ok(1))));
         let pages: Vec<Vec<u32>> = pager.by_page().map(|r| r.expect("ok").items).collect();
         assert_eq!(pages, vec![vec![2, 3], vec![4]]);
+    }
+
+    /// A page whose nextLink is itself ends the walk with an error instead of looping.
+    #[test]
+    fn pager_rejects_self_referencing_page_with_items() {
+        let (log, fetch) = fake(vec![(vec![1, 2], Some("/l?page=0"))]);
+        let results: Vec<Result<u32>> =
+            Pager::new("/l?page=0&api-version=v".into(), "v", fetch).collect();
+        assert_eq!(results.len(), 1, "results: {results:?}");
+        assert!(matches!(results[0], Err(Error::UnexpectedResponse(_))));
+        assert_eq!(log.lock().expect("lock").len(), 1);
+    }
+
+    /// Endless empty pages with fresh links end after a bounded number of requests.
+    #[test]
+    fn pager_bounds_endless_empty_pages() {
+        let fetch: FetchPage<u32> = Box::new(|req: &str| {
+            let n: u64 = req
+                .split(['?', '&'])
+                .find_map(|p| p.strip_prefix("n="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            Ok((vec![], Some(format!("/l?n={}", n + 1))))
+        });
+        let results: Vec<Result<u32>> = Pager::new("/l?n=0".into(), "v", fetch).collect();
+        assert_eq!(results.len(), 1, "results: {results:?}");
+        assert!(matches!(results[0], Err(Error::UnexpectedResponse(_))));
     }
 
     /// A server that keeps pointing at itself with empty pages cannot loop a caller forever.
