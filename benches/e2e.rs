@@ -373,6 +373,28 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
         |i| floor.get(&ids[i % ids.len()]).map(drop),
         |i| timed_floor.get(&ids[i % ids.len()]).map(drop),
     )?;
+    // The same comparison with the endpoint given by name (`localhost`): names still go
+    // through ureq's resolver, which looks them up on a new thread for every request.
+    println!("\nBy name: endpoint http://localhost:PORT for both sides");
+    let by_name = s.emu.endpoint().replace("127.0.0.1", "localhost");
+    let floor_name = Floor::new(&by_name, &s.token, s.thread.thread_id(), None);
+    let sdk_name = ChatClient::new(
+        &by_name,
+        CommunicationTokenCredential::new(s.token.clone())?,
+    )?
+    .get_chat_thread_client(s.thread.thread_id())?;
+    compare(
+        "get_message @localhost",
+        rounds,
+        300,
+        |i| floor_name.get(&ids[i % ids.len()]).map(drop),
+        |i| {
+            sdk_name
+                .get_message(&ids[i % ids.len()])
+                .map(drop)
+                .map_err(Into::into)
+        },
+    )?;
     let _ = failures;
     drop(s.chat);
     Ok(())
