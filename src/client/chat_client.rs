@@ -39,6 +39,25 @@ use crate::pager::Pager;
 /// many threads as you need. Every call is blocking and independent; calls from several
 /// threads run concurrently over the shared pool.
 ///
+/// ```
+/// # let emu = acs_chat_emulator::Emulator::start()?;
+/// # let (_user, token) = emu.user_with_token();
+/// use acs_chat::{ChatClient, CommunicationTokenCredential};
+///
+/// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
+/// let id = chat.create_chat_thread("Busy", None)?.chat_thread.expect("thread").id;
+/// let workers: Vec<_> = (0..4)
+///     .map(|n| {
+///         let thread = chat.get_chat_thread_client(&id).expect("valid id");
+///         std::thread::spawn(move || thread.send_message(&format!("from worker {n}"), None))
+///     })
+///     .collect();
+/// for worker in workers {
+///     worker.join().expect("no panic")?;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Logging
 ///
 /// Every attempt is logged with the [`log`](https://docs.rs/log) crate at debug level, target
