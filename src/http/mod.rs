@@ -89,9 +89,10 @@ pub(crate) trait Authorize {
 }
 
 /// Sends requests without credentials.
-#[allow(dead_code)] // used by tests and by the identity client's unsigned probes.
+#[cfg(test)]
 pub(crate) struct NoAuth;
 
+#[cfg(test)]
 impl Authorize for NoAuth {
     fn authorize(&self, _request: &mut Request) -> Result<()> {
         Ok(())
@@ -159,7 +160,7 @@ impl Request {
     }
 
     /// A header's value, if set.
-    #[allow(dead_code)] // used by identity's HMAC signing and by tests.
+    #[cfg_attr(not(test), allow(dead_code))] // read by tests (here and in identity).
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -192,14 +193,6 @@ impl Request {
         let after_scheme = self.url.find("://").map_or(0, |i| i + 3);
         let rest = &self.url[after_scheme..];
         rest.find('/').map_or("/", |i| &rest[i..])
-    }
-
-    /// The URL's `host[:port]`.
-    #[allow(dead_code)] // used by identity's HMAC signing.
-    pub(crate) fn authority(&self) -> &str {
-        let after_scheme = self.url.find("://").map_or(0, |i| i + 3);
-        let rest = &self.url[after_scheme..];
-        rest.find(['/', '?']).map_or(rest, |i| &rest[..i])
     }
 
     /// The path without the query (the query may carry continuation state; keep logs short).
@@ -370,12 +363,6 @@ impl Pipeline {
         Pipeline {
             inner: Arc::new(PipelineInner { agent, options }),
         }
-    }
-
-    /// The options this pipeline was built with.
-    #[allow(dead_code)] // read by clients and tests.
-    pub(crate) fn options(&self) -> &PipelineOptions {
-        &self.inner.options
     }
 
     /// Makes one call: authorized attempts with retries, all within the call timeout.

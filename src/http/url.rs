@@ -69,12 +69,6 @@ impl Endpoint {
         Ok(Endpoint { https, authority })
     }
 
-    /// `host[:port]`, as HMAC signing and the `Host` header use it.
-    #[allow(dead_code)] // for the identity client's HMAC signing.
-    pub(crate) fn authority(&self) -> &str {
-        &self.authority
-    }
-
     /// `https://host[:port]`, with no trailing slash.
     pub(crate) fn base(&self) -> String {
         format!(
@@ -404,11 +398,10 @@ mod tests {
         }
     }
 
-    /// The authority keeps the port, as HMAC signing needs it.
+    /// The base keeps the port and URLs are built on it.
     #[test]
-    fn endpoint_authority_keeps_port() {
+    fn endpoint_url_keeps_port() {
         let e = Endpoint::parse("http://127.0.0.1:8443/", false).expect("valid");
-        assert_eq!(e.authority(), "127.0.0.1:8443");
         assert_eq!(
             e.url("/chat/threads?api-version=1"),
             "http://127.0.0.1:8443/chat/threads?api-version=1"
