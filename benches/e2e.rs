@@ -545,7 +545,7 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
     );
     println!("|--------|----------|-------------------|-----------|------------|-------------|");
     println!(
-        "| {items:>6} | {requests:>8} | {pages:>17} | {:>9.0} | {:>7.1} MiB | {:>7.2} MiB |",
+        "| {items:>6} | {requests:>8} | {pages:>16} | {:>9.0} | {:>7.1} MiB | {:>7.2} MiB |",
         items as f64 / dt,
         rss_before as f64 / 1024.0,
         growth_kib as f64 / 1024.0
@@ -558,6 +558,23 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
             "VmRSS sampled every page (could not reset VmHWM)"
         }
     );
+    // For contrast: the same list collected into one Vec (what "one page at a time" avoids).
+    let rss_before_all = proc_status_kib("/proc/self/status", "VmRSS:").unwrap_or(0);
+    let options = ListMessagesOptions {
+        results_per_page: Some(PAGE as i32),
+        ..Default::default()
+    };
+    let all = s
+        .thread
+        .list_messages(Some(options))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let rss_all = proc_status_kib("/proc/self/status", "VmRSS:").unwrap_or(0);
+    println!(
+        "(for contrast, collecting all {} messages into a Vec grows RSS by {:.1} MiB)",
+        all.len(),
+        rss_all.saturating_sub(rss_before_all) as f64 / 1024.0
+    );
+    drop(all);
     if items < n {
         failures.push(format!("paging: walked {items} items, {n} were sent"));
     }

@@ -4,7 +4,8 @@
 //!
 //! - `decode_page_200_messages`: decoding one 200-message list page (a page the service could
 //!   send, generated here) with `acs_chat::models::decode_page::<ChatMessage>`, exactly as the
-//!   pager does.
+//!   pager does; `decode_page_200_messages_as_value` decodes the same bytes into an untyped
+//!   `serde_json::Value`, for scale.
 //! - `identity_build_and_sign`: building an identity `issueAccessToken` request body and its
 //!   HMAC-SHA256 headers with the public `identity::hmac` functions, as the identity client
 //!   does for each attempt.
@@ -78,6 +79,10 @@ fn decode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(page.len() as u64));
     group.bench_function("decode_page_200_messages", |b| {
         b.iter(|| decode_page::<ChatMessage>(black_box(&page)))
+    });
+    // Baseline: the same bytes into an untyped `serde_json::Value` (what the e2e floor does).
+    group.bench_function("decode_page_200_messages_as_value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&page)))
     });
     group.finish();
 }
