@@ -29,7 +29,6 @@ pub use retention::ChatRetentionPolicy;
 pub use thread::{ChatThreadInfo, ChatThreadProperties, CreateChatThreadResult};
 
 // The clients decode create/add responses through these.
-#[allow(unused_imports)]
 pub(crate) use thread::{pair_invalid_participants, AddChatParticipantsBody, CreateChatThreadBody};
 
 use serde::de::DeserializeOwned;

@@ -11,7 +11,7 @@ use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier}
 use super::participant::ChatParticipant;
 use super::retention::ChatRetentionPolicy;
 use super::time;
-use crate::error::ChatError;
+use crate::error::{ChatError, Error, Result};
 
 /// A chat thread's properties, as `get_chat_thread` and `create_chat_thread` return them.
 ///
@@ -165,7 +165,7 @@ pub struct ChatThreadInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateChatThreadResult {
     /// The thread that was created (or, for a repeated idempotency token, the original one).
-    pub chat_thread: Option<ChatThreadProperties>,
+    pub chat_thread: ChatThreadProperties,
     /// Each requested participant the service rejected, with the reason.
     pub errors: Vec<(ChatParticipant, ChatError)>,
 }
@@ -174,21 +174,28 @@ impl CreateChatThreadResult {
     /// Pairs the service's `invalidParticipants` with the participants that were requested,
     /// by matching each error's `target` with a participant's raw id. An error whose target
     /// matches no requested participant is paired with a participant built from the target.
-    #[allow(dead_code)] // called by the chat client
-    pub(crate) fn from_body(body: CreateChatThreadBody, requested: &[ChatParticipant]) -> Self {
-        CreateChatThreadResult {
-            chat_thread: body.chat_thread,
+    ///
+    /// A body without `chatThread` is [`Error::UnexpectedResponse`]: the service always
+    /// names the thread it created.
+    pub(crate) fn from_body(
+        body: CreateChatThreadBody,
+        requested: &[ChatParticipant],
+    ) -> Result<Self> {
+        let chat_thread = body.chat_thread.ok_or_else(|| {
+            Error::UnexpectedResponse("the create-thread response has no chatThread".to_string())
+        })?;
+        Ok(CreateChatThreadResult {
+            chat_thread,
             errors: pair_invalid_participants(
                 body.invalid_participants.unwrap_or_default(),
                 requested,
             ),
-        }
+        })
     }
 }
 
 /// Pairs errors with the requested participants they name in `target` (see
 /// [`CreateChatThreadResult`]); shared with add-participants.
-#[allow(dead_code)] // called by the chat thread client
 pub(crate) fn pair_invalid_participants(
     errors: Vec<ChatError>,
     requested: &[ChatParticipant],
@@ -213,7 +220,6 @@ pub(crate) fn pair_invalid_participants(
 }
 
 /// The create-thread response body: `{"chatThread": …, "invalidParticipants": […]}`.
-#[allow(dead_code)] // decoded by the chat client
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateChatThreadBody {
@@ -224,7 +230,6 @@ pub(crate) struct CreateChatThreadBody {
 }
 
 /// The add-participants response body: `{"invalidParticipants": […]}` or `{}`.
-#[allow(dead_code)] // decoded by the chat thread client
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AddChatParticipantsBody {
@@ -262,17 +267,35 @@ mod tests {
             .with_display_name("A");
         let b = ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:r_b"));
         let body: CreateChatThreadBody = serde_json::from_value(json!({
+            "chatThread": {
+                "id": "19:t@thread.v2", "topic": "t", "createdOn": "2024-06-06T00:03:25Z",
+                "createdByCommunicationIdentifier": {"rawId": "8:acs:r_u", "communicationUser": {"id": "8:acs:r_u"}}
+            },
             "invalidParticipants": [
                 {"target": "8:acs:r_a", "code": "403", "message": "Permissions check failed"},
                 {"target": "8:acs:r_z", "code": "404", "message": "Not found"}
             ]
         }))
         .unwrap();
-        let result = CreateChatThreadResult::from_body(body, &[a.clone(), b]);
+        let result = CreateChatThreadResult::from_body(body, &[a.clone(), b]).unwrap();
         assert_eq!(result.errors.len(), 2, "errors: {:?}", result.errors);
         assert_eq!(result.errors[0].0, a);
         assert_eq!(result.errors[0].1.code, "403");
         assert_eq!(result.errors[1].0.identifier.raw_id(), "8:acs:r_z");
-        assert!(result.chat_thread.is_none());
+        assert_eq!(result.chat_thread.id, "19:t@thread.v2");
+    }
+
+    /// A create-thread body without `chatThread` is an unexpected response, not a result.
+    #[test]
+    fn create_result_without_thread_is_unexpected_response() {
+        let body: CreateChatThreadBody = serde_json::from_value(json!({
+            "invalidParticipants": [{"target": "8:acs:r_a", "code": "403", "message": "no"}]
+        }))
+        .unwrap();
+        let result = CreateChatThreadResult::from_body(body, &[]);
+        assert!(
+            matches!(result, Err(Error::UnexpectedResponse(_))),
+            "got {result:?}"
+        );
     }
 }
