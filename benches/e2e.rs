@@ -124,10 +124,7 @@ fn setup() -> Result<Setup, BoxError> {
         CommunicationTokenCredential::new(token.clone())?,
     )?;
     let created = chat.create_chat_thread("bench", None)?;
-    let id = created
-        .chat_thread
-        .ok_or("no thread in the create response")?
-        .id;
+    let id = created.chat_thread.id;
     let thread = chat.get_chat_thread_client(&id)?;
     Ok(Setup {
         emu,
@@ -157,10 +154,45 @@ struct Floor {
     auth: String,
 }
 
+/// Answers `http://IP:PORT` without a lookup (the bench only uses IP literals with it).
+#[derive(Debug, Default)]
+struct LiteralResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.authority().and_then(|a| {
+            Some(std::net::SocketAddr::new(
+                a.host().parse().ok()?,
+                a.port_u16()?,
+            ))
+        });
+        match literal {
+            Some(addr) => {
+                let mut out = self.empty();
+                out.push(addr);
+                Ok(out)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
 impl Floor {
     /// `timeout`: an optional global timeout on the agent (the SDK sets one per call; ureq 3
     /// then resolves the host on a new thread for every request, see BENCHMARKS.md).
-    fn new(endpoint: &str, token: &str, thread_id: &str, timeout: Option<Duration>) -> Self {
+    /// `literal_resolver`: answer IP-literal hosts without a lookup, as the SDK does.
+    fn new(
+        endpoint: &str,
+        token: &str,
+        thread_id: &str,
+        timeout: Option<Duration>,
+        literal_resolver: bool,
+    ) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -168,8 +200,17 @@ impl Floor {
             .accept("application/json")
             .timeout_global(timeout)
             .build();
+        let agent = if literal_resolver {
+            ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                LiteralResolver::default(),
+            )
+        } else {
+            ureq::Agent::new_with_config(config)
+        };
         Floor {
-            agent: ureq::Agent::new_with_config(config),
+            agent,
             base: format!("{endpoint}/chat/threads/{}", encode_thread_id(thread_id)),
             auth: format!("Bearer {token}"),
         }
@@ -291,7 +332,13 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
         "\n## (a) acs-chat vs the floor (bare ureq 3 + serde_json::Value), interleaved rounds"
     );
     let s = setup()?;
-    let floor = Floor::new(&s.emu.endpoint(), &s.token, s.thread.thread_id(), None);
+    let floor = Floor::new(
+        &s.emu.endpoint(),
+        &s.token,
+        s.thread.thread_id(),
+        None,
+        false,
+    );
     // A full first page for the list comparison.
     let mut ids = Vec::new();
     for i in 0..250 {
@@ -345,7 +392,7 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
             };
             let page = s
                 .thread
-                .list_messages(Some(options))?
+                .list_messages(Some(options))
                 .by_page()
                 .next()
                 .ok_or("no first page")??;
@@ -365,6 +412,7 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
         &s.token,
         s.thread.thread_id(),
         Some(Duration::from_secs(60)),
+        false,
     );
     compare(
         "get_message +timeout",
@@ -373,11 +421,34 @@ fn floor(failures: &mut Vec<String>) -> Result<(), BoxError> {
         |i| floor.get(&ids[i % ids.len()]).map(drop),
         |i| timed_floor.get(&ids[i % ids.len()]).map(drop),
     )?;
+    // ... and with the lookup thread avoided as the SDK does: what is left is ureq's own cost
+    // of a timed request (timers, socket timeouts set per read and write).
+    let timed_literal = Floor::new(
+        &s.emu.endpoint(),
+        &s.token,
+        s.thread.thread_id(),
+        Some(Duration::from_secs(60)),
+        true,
+    );
+    compare(
+        "get +timeout +literal",
+        rounds,
+        300,
+        |i| floor.get(&ids[i % ids.len()]).map(drop),
+        |i| timed_literal.get(&ids[i % ids.len()]).map(drop),
+    )?;
+    compare(
+        "send +timeout +literal",
+        rounds,
+        200,
+        |i| floor.send(&format!("floor message {i}")).map(drop),
+        |i| timed_literal.send(&format!("timed message {i}")).map(drop),
+    )?;
     // The same comparison with the endpoint given by name (`localhost`): names still go
     // through ureq's resolver, which looks them up on a new thread for every request.
     println!("\nBy name: endpoint http://localhost:PORT for both sides");
     let by_name = s.emu.endpoint().replace("127.0.0.1", "localhost");
-    let floor_name = Floor::new(&by_name, &s.token, s.thread.thread_id(), None);
+    let floor_name = Floor::new(&by_name, &s.token, s.thread.thread_id(), None, false);
     let sdk_name = ChatClient::new(
         &by_name,
         CommunicationTokenCredential::new(s.token.clone())?,
@@ -522,7 +593,7 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
     let t0 = Instant::now();
     let mut items = 0usize;
     let mut rss_peak = rss_before;
-    for message in s.thread.list_messages(Some(options))? {
+    for message in s.thread.list_messages(Some(options)) {
         let message = message?;
         std::hint::black_box(&message);
         items += 1;
@@ -540,10 +611,8 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
     };
     let growth_kib = peak.saturating_sub(rss_before);
     let pages = items.div_ceil(PAGE);
-    println!(
-        "| items  | requests | pages (ceil(items/{PAGE})) | items/s   | RSS before | peak growth |"
-    );
-    println!("|--------|----------|-------------------|-----------|------------|-------------|");
+    println!("| items  | requests | ceil(items/{PAGE}) | items/s   | RSS before  | peak growth |");
+    println!("|--------|----------|------------------|-----------|-------------|-------------|");
     println!(
         "| {items:>6} | {requests:>8} | {pages:>16} | {:>9.0} | {:>7.1} MiB | {:>7.2} MiB |",
         items as f64 / dt,
@@ -566,7 +635,7 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
     };
     let all = s
         .thread
-        .list_messages(Some(options))?
+        .list_messages(Some(options))
         .collect::<Result<Vec<_>, _>>()?;
     let rss_all = proc_status_kib("/proc/self/status", "VmRSS:").unwrap_or(0);
     println!(
