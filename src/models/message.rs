@@ -205,7 +205,6 @@ pub(crate) fn decode_optional(
 /// A message in a chat thread, as the service returns it.
 ///
 /// ```
-/// # let emu = acs_chat_emulator::Emulator::start()?;
 /// use acs_chat::{ChatMessage, ChatMessageType};
 ///
 /// let json = r#"{"id":"1717632209847","type":"text","sequenceId":"4","version":"1717632209847",
