@@ -131,10 +131,7 @@ fn main() -> Result<(), BoxError> {
         options,
     )?;
     let created = chat.create_chat_thread("bench acs-chat", None)?;
-    let tid = created
-        .chat_thread
-        .ok_or("no thread in the create response")?
-        .id;
+    let tid = created.chat_thread.id;
     let tc = chat.get_chat_thread_client(&tid)?;
     for _ in 0..args.warmup {
         tc.get_properties()?;
@@ -157,7 +154,7 @@ fn main() -> Result<(), BoxError> {
         results_per_page: Some(args.page_size),
         ..Default::default()
     };
-    for page in tc.list_messages(Some(options))?.by_page() {
+    for page in tc.list_messages(Some(options)).by_page() {
         let page = page?;
         pages += 1;
         items += page.items.len();

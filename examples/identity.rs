@@ -80,10 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    retries with the new token.
     identity.revoke_tokens(&user)?;
     println!("4. revoked the user's tokens");
-    let thread_id = thread
-        .chat_thread
-        .map(|t| t.id)
-        .ok_or("no thread in the result")?;
+    let thread_id = thread.chat_thread.id;
     let properties = chat.get_chat_thread(&thread_id)?;
     println!(
         "   the next chat call still works (topic {:?}): the refresher ran {} time(s); new token expires at {}",

@@ -33,7 +33,7 @@ pub(crate) type FetchPage<T> = Box<dyn FnMut(&str) -> Result<(Vec<T>, Option<Str
 /// let mut seen = 0;
 /// loop {
 ///     let resume = ListChatThreadsOptions { continuation_token: token.take(), ..options.clone() };
-///     let page = chat.list_chat_threads(Some(resume))?.by_page().next().expect("a page")?;
+///     let page = chat.list_chat_threads(Some(resume)).by_page().next().expect("a page")?;
 ///     seen += page.items.len();
 ///     match page.continuation_token {
 ///         Some(next) => token = Some(next), // e.g. stored and used in a later request
@@ -55,6 +55,8 @@ pub struct Page<T> {
 enum State {
     /// The next request to make (path and query).
     Next(String),
+    /// The arguments were rejected before any request: this error is the only item.
+    Failed(Error),
     /// The walk is over (last page seen, or an error was reported).
     Done,
 }
@@ -66,6 +68,11 @@ enum State {
 /// pager yields nothing more. [`by_page`](Pager::by_page) walks whole pages instead, each with
 /// the continuation token that resumes the walk later.
 ///
+/// Options that cannot be right (a page size outside 1..=200, a negative skip, a continuation
+/// token that is empty or belongs to another list) are checked when the pager is made, before
+/// any request: such a pager sends nothing and yields
+/// [`Error::InvalidArgument`](crate::Error::InvalidArgument) as its first and only item.
+///
 /// The service's `nextLink` is never followed as-is: its path and query are rebased on the
 /// client's own endpoint with the client's `api-version`, so the token never travels to
 /// another host.
@@ -76,13 +83,13 @@ enum State {
 /// use acs_chat::{ChatClient, CommunicationTokenCredential, ListMessagesOptions};
 ///
 /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-/// let id = chat.create_chat_thread("Pages", None)?.chat_thread.expect("thread").id;
+/// let id = chat.create_chat_thread("Pages", None)?.chat_thread.id;
 /// let thread = chat.get_chat_thread_client(&id)?;
 /// for i in 0..5 {
 ///     thread.send_message(&format!("message {i}"), None)?;
 /// }
 /// let options = ListMessagesOptions { results_per_page: Some(2), ..Default::default() };
-/// let mut pages = thread.list_messages(Some(options))?.by_page();
+/// let mut pages = thread.list_messages(Some(options)).by_page();
 /// let first = pages.next().expect("a first page")?;
 /// assert_eq!(first.items.len(), 2);
 ///
@@ -91,7 +98,7 @@ enum State {
 ///     continuation_token: first.continuation_token,
 ///     ..Default::default()
 /// };
-/// let rest: Vec<_> = thread.list_messages(Some(resume))?.collect::<Result<_, _>>()?;
+/// let rest: Vec<_> = thread.list_messages(Some(resume)).collect::<Result<_, _>>()?;
 /// assert_eq!(rest.len(), 5); // three user messages and the thread's two system messages
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -112,6 +119,7 @@ impl<T> fmt::Debug for Pager<T> {
         f.debug_struct("Pager")
             .field("buffered", &self.buffer.len())
             .field("done", &matches!(self.state, State::Done))
+            .field("failed", &matches!(self.state, State::Failed(_)))
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +137,23 @@ impl<T> Pager<T> {
         }
     }
 
+    /// A pager that sends nothing and yields `error` as its only item (options rejected
+    /// before any request).
+    pub(crate) fn failed(error: Error) -> Self {
+        Pager {
+            fetch: Box::new(|_: &str| {
+                Err(Error::UnexpectedResponse(
+                    "a rejected pager never fetches".into(),
+                ))
+            }),
+            api_version: String::new(),
+            state: State::Failed(error),
+            buffer: Vec::new().into_iter(),
+            current_token: None,
+            empty_in_a_row: 0,
+        }
+    }
+
     /// Walks whole pages instead of items; each [`Page`] carries its continuation token.
     ///
     /// Items of a partly used page that were not handed out yet come first, as a page of
@@ -138,7 +163,7 @@ impl<T> Pager<T> {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::ListMessagesOptions;
     ///
     /// for i in 0..3 {
@@ -146,7 +171,7 @@ impl<T> Pager<T> {
     /// }
     /// let options = ListMessagesOptions { results_per_page: Some(2), ..Default::default() };
     /// let sizes: Vec<usize> = thread
-    ///     .list_messages(Some(options))?
+    ///     .list_messages(Some(options))
     ///     .by_page()
     ///     .map(|page| page.map(|p| p.items.len()))
     ///     .collect::<Result<_, _>>()?;
@@ -159,8 +184,10 @@ impl<T> Pager<T> {
 
     /// Fetches the next page. `None` when the walk is over.
     fn next_page(&mut self) -> Option<Result<Page<T>>> {
-        let State::Next(request) = std::mem::replace(&mut self.state, State::Done) else {
-            return None;
+        let request = match std::mem::replace(&mut self.state, State::Done) {
+            State::Next(request) => request,
+            State::Failed(error) => return Some(Err(error)),
+            State::Done => return None,
         };
         let (items, next_link) = match (self.fetch)(&request) {
             Ok(page) => page,
@@ -218,7 +245,7 @@ impl<T> Iterator for Pager<T> {
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
 /// chat.create_chat_thread("only", None)?;
-/// let mut pages: acs_chat::Pages<_> = chat.list_chat_threads(None)?.by_page();
+/// let mut pages: acs_chat::Pages<_> = chat.list_chat_threads(None).by_page();
 /// let page = pages.next().expect("a first page")?;
 /// assert_eq!(page.items.len(), 1);
 /// assert!(page.continuation_token.is_none());
@@ -289,6 +316,31 @@ mod tests {
         );
         let items: Vec<u32> = pager.map(|r| r.expect("ok")).collect();
         assert_eq!(items, vec![1]);
+    }
+
+    /// A failed pager yields its error once, sends nothing, and by_page does the same.
+    #[test]
+    fn failed_pager_yields_only_its_error() {
+        let items: Vec<Result<u32>> =
+            Pager::failed(Error::invalid_argument("skip", "negative")).collect();
+        assert!(
+            matches!(
+                items.as_slice(),
+                [Err(Error::InvalidArgument { name: "skip", .. })]
+            ),
+            "items: {items:?}"
+        );
+        let pages: Vec<Result<Page<u32>>> =
+            Pager::failed(Error::invalid_argument("skip", "negative"))
+                .by_page()
+                .collect();
+        assert!(
+            matches!(
+                pages.as_slice(),
+                [Err(Error::InvalidArgument { name: "skip", .. })]
+            ),
+            "pages: {pages:?}"
+        );
     }
 
     /// Items of all pages come in order; each nextLink is rebased with the client's version.

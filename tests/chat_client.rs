@@ -26,7 +26,6 @@ fn new_thread(chat: &ChatClient, topic: &str) -> String {
     chat.create_chat_thread(topic, None)
         .expect("create thread")
         .chat_thread
-        .expect("thread in response")
         .id
 }
 
@@ -48,7 +47,7 @@ fn create_chat_thread_returns_thread() {
     let chat = client(&emu, &token);
     let created = chat.create_chat_thread("Lunch", None).expect("create");
     assert!(created.errors.is_empty(), "errors: {:?}", created.errors);
-    let thread = created.chat_thread.expect("thread");
+    let thread = created.chat_thread;
     assert_eq!(thread.topic, "Lunch");
     assert_eq!(thread.created_by.raw_id(), user);
     let got = chat.get_chat_thread(&thread.id).expect("get");
@@ -74,9 +73,9 @@ fn create_chat_thread_is_idempotent_with_token() {
     let b = chat
         .create_chat_thread("Once", Some(options))
         .expect("second");
-    let (a, b) = (a.chat_thread.expect("a").id, b.chat_thread.expect("b").id);
+    let (a, b) = (a.chat_thread.id, b.chat_thread.id);
     assert_eq!(a, b, "two threads for one idempotency token");
-    let listed = chat.list_chat_threads(None).expect("list").count();
+    let listed = chat.list_chat_threads(None).count();
     assert_eq!(listed, 1, "threads listed: {listed}");
 }
 
@@ -109,7 +108,7 @@ fn create_chat_thread_pairs_invalid_participants() {
         "paired with {:?}",
         created.errors[0].0
     );
-    let thread = created.chat_thread.expect("thread");
+    let thread = created.chat_thread;
     assert_eq!(
         thread.metadata.and_then(|m| m.get("k").cloned()).as_deref(),
         Some("v")
@@ -134,7 +133,7 @@ fn list_chat_threads_makes_ceil_n_over_p_requests() {
         results_per_page: Some(3),
         ..Default::default()
     };
-    let mut pager = chat.list_chat_threads(Some(options)).expect("pager");
+    let mut pager = chat.list_chat_threads(Some(options));
     assert_eq!(emu.request_count(), before, "the pager sent before next()");
     let first = pager.next();
     assert!(matches!(first, Some(Ok(_))), "{first:?}");
@@ -146,6 +145,77 @@ fn list_chat_threads_makes_ceil_n_over_p_requests() {
         requests, 3,
         "7 threads at page size 3 took {requests} requests"
     );
+}
+
+/// A pager made from invalid options sends nothing and yields the InvalidArgument as its
+/// first and only item, item by item and page by page.
+#[test]
+fn list_chat_threads_invalid_options_yield_only_error_without_request() {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let chat = client(&emu, &token);
+    new_thread(&chat, "t");
+    let bad = [
+        ListChatThreadsOptions {
+            results_per_page: Some(0),
+            ..Default::default()
+        },
+        ListChatThreadsOptions {
+            results_per_page: Some(201),
+            ..Default::default()
+        },
+        ListChatThreadsOptions {
+            continuation_token: Some(" ".into()),
+            ..Default::default()
+        },
+        ListChatThreadsOptions {
+            continuation_token: Some("https://x/chat/threads/19:a@thread.v2/messages".into()),
+            ..Default::default()
+        },
+    ];
+    for options in bad {
+        let before = emu.request_count();
+        let items: Vec<_> = chat.list_chat_threads(Some(options.clone())).collect();
+        let pages: Vec<_> = chat
+            .list_chat_threads(Some(options.clone()))
+            .by_page()
+            .collect();
+        let sent = emu.request_count() - before;
+        assert_eq!(sent, 0, "{options:?}: {sent} requests sent");
+        assert!(
+            matches!(items.as_slice(), [Err(Error::InvalidArgument { .. })]),
+            "{options:?}: items {items:?}"
+        );
+        assert!(
+            matches!(pages.as_slice(), [Err(Error::InvalidArgument { .. })]),
+            "{options:?}: pages {pages:?}"
+        );
+    }
+}
+
+/// A 201 whose body has no `chatThread` is an unexpected response, not a result.
+#[test]
+fn create_chat_thread_without_thread_in_response_is_unexpected_response() {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let server = capture_server(|_| (201, r#"{"invalidParticipants":[]}"#.into(), vec![]));
+    let options = ChatClientOptions {
+        retry: RetryOptions::none(),
+        ..Default::default()
+    };
+    let chat = ChatClient::with_options(
+        &server.base,
+        CommunicationTokenCredential::new(token).expect("token"),
+        options,
+    )
+    .expect("client");
+    let result = chat.create_chat_thread("t", None);
+    assert!(
+        matches!(result, Err(Error::UnexpectedResponse(_))),
+        "got {result:?}"
+    );
+    let seen = server.seen.lock().expect("lock").len();
+    assert_eq!(seen, 1, "requests: {seen}");
 }
 
 /// After a 401 a refreshing credential is asked for a new token and the call succeeds on the
@@ -210,7 +280,6 @@ fn list_chat_threads_resumes_from_continuation_token() {
     };
     let first = chat
         .list_chat_threads(Some(options))
-        .expect("pager")
         .by_page()
         .next()
         .expect("a page")
@@ -223,7 +292,6 @@ fn list_chat_threads_resumes_from_continuation_token() {
     };
     let rest: Vec<_> = chat
         .list_chat_threads(Some(resumed))
-        .expect("pager")
         .collect::<Result<_, _>>()
         .expect("rest");
     assert_eq!(rest.len(), 3, "resumed walk: {rest:?}");
@@ -250,10 +318,7 @@ fn list_chat_threads_honours_start_time() {
         start_time: Some(future),
         ..Default::default()
     };
-    let listed = chat
-        .list_chat_threads(Some(options))
-        .expect("pager")
-        .count();
+    let listed = chat.list_chat_threads(Some(options)).count();
     assert_eq!(listed, 0, "threads after tomorrow: {listed}");
 }
 
@@ -449,7 +514,6 @@ fn list_chat_threads_never_sends_token_to_next_link_host() {
     .expect("client");
     let ids: Vec<String> = chat
         .list_chat_threads(None)
-        .expect("pager")
         .map(|t| t.map(|t| t.id))
         .collect::<Result<_, _>>()
         .expect("both pages");
@@ -511,7 +575,7 @@ fn debug_output_never_contains_token() {
         .get_chat_thread_client("19:x@thread.v2")
         .expect("thread client");
     let err = thread.get_properties().expect_err("no such thread");
-    let pager = chat.list_chat_threads(None).expect("pager");
+    let pager = chat.list_chat_threads(None);
     let text = format!("{chat:?} {thread:?} {credential:?} {err:?} {err} {pager:?}");
     assert!(!text.contains(&token), "token in debug output: {text}");
 }

@@ -34,7 +34,6 @@ fn fixture() -> Fixture {
         .create_chat_thread("Topic", None)
         .expect("create")
         .chat_thread
-        .expect("thread")
         .id;
     let thread = chat.get_chat_thread_client(&id).expect("thread client");
     Fixture {
@@ -48,7 +47,6 @@ fn fixture() -> Fixture {
 fn user_messages(thread: &ChatThreadClient) -> Vec<ChatMessage> {
     thread
         .list_messages(None)
-        .expect("pager")
         .collect::<Result<Vec<_>, _>>()
         .expect("list")
         .into_iter()
@@ -87,7 +85,6 @@ fn update_topic_changes_topic() {
     let topics: Vec<String> = f
         .thread
         .list_messages(None)
-        .expect("pager")
         .filter_map(|m| {
             let m = m.expect("message");
             (m.message_type == ChatMessageType::TopicUpdated)
@@ -195,6 +192,65 @@ fn send_message_rejects_system_types() {
     assert_eq!(f.emu.request_count(), before);
 }
 
+/// Invalid options of the thread's lists make pagers that send nothing and yield the
+/// InvalidArgument as their first and only item.
+#[test]
+fn thread_lists_invalid_options_yield_only_error_without_request() {
+    let f = fixture();
+    let before = f.emu.request_count();
+    let messages: Vec<_> = f
+        .thread
+        .list_messages(Some(ListMessagesOptions {
+            results_per_page: Some(-1),
+            ..Default::default()
+        }))
+        .collect();
+    let receipts: Vec<_> = f
+        .thread
+        .list_read_receipts(Some(ListReadReceiptsOptions {
+            skip: Some(-3),
+            ..Default::default()
+        }))
+        .by_page()
+        .collect();
+    let participants: Vec<_> = f
+        .thread
+        .list_participants(Some(ListParticipantsOptions {
+            continuation_token: Some("/chat/threads?api-version=2025-03-15".into()),
+            ..Default::default()
+        }))
+        .collect();
+    let sent = f.emu.request_count() - before;
+    assert_eq!(sent, 0, "{sent} requests sent for rejected options");
+    assert!(
+        matches!(
+            messages.as_slice(),
+            [Err(Error::InvalidArgument {
+                name: "results_per_page",
+                ..
+            })]
+        ),
+        "messages: {messages:?}"
+    );
+    assert!(
+        matches!(
+            receipts.as_slice(),
+            [Err(Error::InvalidArgument { name: "skip", .. })]
+        ),
+        "receipts: {receipts:?}"
+    );
+    assert!(
+        matches!(
+            participants.as_slice(),
+            [Err(Error::InvalidArgument {
+                name: "continuation_token",
+                ..
+            })]
+        ),
+        "participants: {participants:?}"
+    );
+}
+
 /// Listing N messages at page size P makes ceil(total/P) requests, newest first.
 #[test]
 fn list_messages_pages_with_exact_request_count() {
@@ -211,7 +267,6 @@ fn list_messages_pages_with_exact_request_count() {
     let all: Vec<ChatMessage> = f
         .thread
         .list_messages(Some(options))
-        .expect("pager")
         .collect::<Result<_, _>>()
         .expect("list");
     let requests = f.emu.request_count() - before;
@@ -243,7 +298,6 @@ fn list_messages_by_page_respects_page_size() {
     let pages: Vec<_> = f
         .thread
         .list_messages(Some(options))
-        .expect("pager")
         .by_page()
         .collect::<Result<_, _>>()
         .expect("pages");
@@ -262,11 +316,7 @@ fn list_messages_honours_start_time() {
         start_time: Some(chrono::Utc::now() + chrono::Duration::days(1)),
         ..Default::default()
     };
-    let n = f
-        .thread
-        .list_messages(Some(options))
-        .expect("pager")
-        .count();
+    let n = f.thread.list_messages(Some(options)).count();
     assert_eq!(n, 0, "messages after tomorrow: {n}");
 }
 
@@ -341,7 +391,6 @@ fn send_read_receipt_then_list_read_receipts() {
     let receipts: Vec<_> = f
         .thread
         .list_read_receipts(Some(options))
-        .expect("pager")
         .collect::<Result<_, _>>()
         .expect("list");
     assert_eq!(receipts.len(), 2, "{receipts:?}");
@@ -355,11 +404,7 @@ fn send_read_receipt_then_list_read_receipts() {
         skip: Some(1),
         ..Default::default()
     };
-    let n = f
-        .thread
-        .list_read_receipts(Some(skipped))
-        .expect("pager")
-        .count();
+    let n = f.thread.list_read_receipts(Some(skipped)).count();
     assert_eq!(n, 1, "receipts after skipping one: {n}");
 }
 
@@ -407,7 +452,6 @@ fn add_list_remove_participants() {
     let listed: Vec<ChatParticipant> = f
         .thread
         .list_participants(Some(options))
-        .expect("pager")
         .collect::<Result<_, _>>()
         .expect("list");
     assert_eq!(listed.len(), 3, "participants: {listed:?}");
@@ -426,18 +470,12 @@ fn add_list_remove_participants() {
         skip: Some(2),
         ..Default::default()
     };
-    assert_eq!(
-        f.thread
-            .list_participants(Some(skip))
-            .expect("pager")
-            .count(),
-        1
-    );
+    assert_eq!(f.thread.list_participants(Some(skip)).count(), 1);
 
     f.thread
         .remove_participant(&carol.identifier)
         .expect("remove");
-    let left = f.thread.list_participants(None).expect("pager").count();
+    let left = f.thread.list_participants(None).count();
     assert_eq!(left, 2, "participants after removal: {left}");
 }
 
@@ -693,7 +731,6 @@ fn list_operations_send_official_query() {
             start_time: Some(start),
             ..Default::default()
         }))
-        .expect("pager")
         .count();
     let _ = thread
         .list_participants(Some(ListParticipantsOptions {
@@ -701,9 +738,8 @@ fn list_operations_send_official_query() {
             skip: Some(0),
             ..Default::default()
         }))
-        .expect("pager")
         .count();
-    let _ = thread.list_read_receipts(None).expect("pager").count();
+    let _ = thread.list_read_receipts(None).count();
     let targets: Vec<String> = seen
         .lock()
         .expect("lock")

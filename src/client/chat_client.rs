@@ -26,7 +26,7 @@ use crate::pager::Pager;
 ///
 /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
 /// let created = chat.create_chat_thread("Lunch plans", None)?;
-/// let thread_id = created.chat_thread.expect("the service returns the thread").id;
+/// let thread_id = created.chat_thread.id;
 /// let thread = chat.get_chat_thread_client(&thread_id)?;
 /// thread.send_message("Pizza?", None)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -45,7 +45,7 @@ use crate::pager::Pager;
 /// use acs_chat::{ChatClient, CommunicationTokenCredential};
 ///
 /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-/// let id = chat.create_chat_thread("Busy", None)?.chat_thread.expect("thread").id;
+/// let id = chat.create_chat_thread("Busy", None)?.chat_thread.id;
 /// let workers: Vec<_> = (0..4)
 ///     .map(|n| {
 ///         let thread = chat.get_chat_thread_client(&id).expect("valid id");
@@ -155,7 +155,7 @@ impl ChatClient {
     /// let options = CreateChatThreadOptions { participants: vec![bob], ..Default::default() };
     /// let created = chat.create_chat_thread("Planning", Some(options))?;
     /// assert!(created.errors.is_empty());
-    /// assert_eq!(created.chat_thread.expect("thread").topic, "Planning");
+    /// assert_eq!(created.chat_thread.topic, "Planning");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn create_chat_thread(
@@ -195,14 +195,16 @@ impl ChatClient {
             .with_header("repeatability-request-id", token)
             .with_json(JSON, &body)?;
         let body: CreateChatThreadBody = self.inner.send_json(request)?;
-        Ok(CreateChatThreadResult::from_body(
-            body,
-            &options.participants,
-        ))
+        CreateChatThreadResult::from_body(body, &options.participants)
     }
 
     /// A client for one thread. Sends nothing; fails only for an unusable id (empty,
     /// whitespace, control characters, `.` or `..`).
+    ///
+    /// It returns a `Result` (where the official SDKs return the client directly) so that an
+    /// id no request could carry is reported here, once, without I/O, instead of by every
+    /// later call on a client that could never work. Whether the thread exists is only known
+    /// to the service: that is checked by the first call that sends something.
     ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
@@ -229,7 +231,7 @@ impl ChatClient {
     /// use acs_chat::{ChatClient, CommunicationTokenCredential};
     ///
     /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-    /// let id = chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id;
+    /// let id = chat.create_chat_thread("Topic", None)?.chat_thread.id;
     /// assert_eq!(chat.get_chat_thread(&id)?.topic, "Topic");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -247,6 +249,10 @@ impl ChatClient {
     /// Lists the threads the caller takes part in, most recent activity first, one page at a
     /// time (nothing is sent until the pager is first advanced).
     ///
+    /// Invalid options (a page size outside 1..=200, an empty continuation token or one of
+    /// another list) send nothing: the pager's first and only item is
+    /// [`Error::InvalidArgument`].
+    ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
@@ -257,16 +263,18 @@ impl ChatClient {
     ///     chat.create_chat_thread(topic, None)?;
     /// }
     /// let options = ListChatThreadsOptions { results_per_page: Some(2), ..Default::default() };
-    /// let threads = chat.list_chat_threads(Some(options))?.collect::<Result<Vec<_>, _>>()?;
+    /// let threads = chat.list_chat_threads(Some(options)).collect::<Result<Vec<_>, _>>()?;
     /// assert_eq!(threads.len(), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn list_chat_threads(
         &self,
         options: Option<ListChatThreadsOptions>,
-    ) -> Result<Pager<ChatThreadInfo>> {
+    ) -> Pager<ChatThreadInfo> {
         let options = options.unwrap_or_default();
-        super::options::check_page_size(options.results_per_page)?;
+        if let Err(e) = super::options::check_page_size(options.results_per_page) {
+            return Pager::failed(e);
+        }
         let mut query = Vec::new();
         if let Some(n) = options.results_per_page {
             query.push(("maxPageSize", n.to_string()));
@@ -289,7 +297,7 @@ impl ChatClient {
     /// use acs_chat::{ChatClient, CommunicationTokenCredential};
     ///
     /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-    /// let id = chat.create_chat_thread("Short-lived", None)?.chat_thread.expect("thread").id;
+    /// let id = chat.create_chat_thread("Short-lived", None)?.chat_thread.id;
     /// chat.delete_chat_thread(&id)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

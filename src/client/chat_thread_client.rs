@@ -31,7 +31,7 @@ use crate::pager::Pager;
 /// use acs_chat::{ChatClient, CommunicationTokenCredential};
 ///
 /// let chat = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(token)?)?;
-/// let id = chat.create_chat_thread("Team", None)?.chat_thread.expect("thread").id;
+/// let id = chat.create_chat_thread("Team", None)?.chat_thread.id;
 /// let thread = chat.get_chat_thread_client(&id)?;
 /// let sent = thread.send_message("Hello", None)?;
 /// assert_eq!(thread.get_message(&sent.id)?.content.and_then(|c| c.message).as_deref(), Some("Hello"));
@@ -101,7 +101,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// assert_eq!(thread.get_properties()?.topic, "Topic");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -118,7 +118,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Old", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Old", None)?.chat_thread.id)?;
     /// thread.update_topic("New")?;
     /// assert_eq!(thread.get_properties()?.topic, "New");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -140,7 +140,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::UpdateChatThreadOptions;
     ///
     /// let metadata = [("project".to_string(), "apollo".to_string())].into();
@@ -181,7 +181,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::SendMessageOptions;
     /// use acs_chat::models::ChatMessageType;
     ///
@@ -231,7 +231,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// let id = thread.send_message("Hi", None)?.id;
     /// let message = thread.get_message(&id)?;
     /// assert_eq!(message.id, id);
@@ -249,11 +249,14 @@ impl ChatThreadClient {
     /// Lists the thread's messages, system messages included, most recently changed first,
     /// one page at a time.
     ///
+    /// Nothing is sent until the pager is first advanced. Invalid options send nothing at
+    /// all: the pager's first and only item is [`Error::InvalidArgument`].
+    ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::ListMessagesOptions;
     /// use acs_chat::models::ChatMessageType;
     ///
@@ -261,7 +264,7 @@ impl ChatThreadClient {
     /// thread.send_message("two", None)?;
     /// let options = ListMessagesOptions { results_per_page: Some(10), ..Default::default() };
     /// let texts: Vec<String> = thread
-    ///     .list_messages(Some(options))?
+    ///     .list_messages(Some(options))
     ///     .collect::<Result<Vec<_>, _>>()?
     ///     .into_iter()
     ///     .filter(|m| m.message_type == ChatMessageType::Text) // skip the system messages
@@ -270,12 +273,11 @@ impl ChatThreadClient {
     /// assert_eq!(texts, ["two", "one"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn list_messages(
-        &self,
-        options: Option<ListMessagesOptions>,
-    ) -> Result<Pager<ChatMessage>> {
+    pub fn list_messages(&self, options: Option<ListMessagesOptions>) -> Pager<ChatMessage> {
         let options = options.unwrap_or_default();
-        check_page_size(options.results_per_page)?;
+        if let Err(e) = check_page_size(options.results_per_page) {
+            return Pager::failed(e);
+        }
         let mut query = Vec::new();
         if let Some(n) = options.results_per_page {
             query.push(("maxPageSize", n.to_string()));
@@ -296,7 +298,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::UpdateMessageOptions;
     ///
     /// let id = thread.send_message("Helo", None)?.id;
@@ -331,7 +333,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// let id = thread.send_message("oops", None)?.id;
     /// thread.delete_message(&id)?;
     /// assert!(thread.get_message(&id)?.deleted_on.is_some());
@@ -352,10 +354,10 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// let id = thread.send_message("read me", None)?.id;
     /// thread.send_read_receipt(&id)?;
-    /// let receipts = thread.list_read_receipts(None)?.collect::<Result<Vec<_>, _>>()?;
+    /// let receipts = thread.list_read_receipts(None).collect::<Result<Vec<_>, _>>()?;
     /// assert_eq!(receipts[0].chat_message_id, id);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -378,25 +380,31 @@ impl ChatThreadClient {
 
     /// Lists the latest read receipt of each participant, one page at a time.
     ///
+    /// Nothing is sent until the pager is first advanced. Invalid options send nothing at
+    /// all: the pager's first and only item is [`Error::InvalidArgument`].
+    ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::ListReadReceiptsOptions;
     ///
     /// let options = ListReadReceiptsOptions { results_per_page: Some(5), skip: Some(0), ..Default::default() };
-    /// let receipts = thread.list_read_receipts(Some(options))?.collect::<Result<Vec<_>, _>>()?;
+    /// let receipts = thread.list_read_receipts(Some(options)).collect::<Result<Vec<_>, _>>()?;
     /// assert!(receipts.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn list_read_receipts(
         &self,
         options: Option<ListReadReceiptsOptions>,
-    ) -> Result<Pager<ChatMessageReadReceipt>> {
+    ) -> Pager<ChatMessageReadReceipt> {
         let options = options.unwrap_or_default();
-        check_page_size(options.results_per_page)?;
-        check_skip(options.skip)?;
+        if let Err(e) =
+            check_page_size(options.results_per_page).and_then(|()| check_skip(options.skip))
+        {
+            return Pager::failed(e);
+        }
         let mut query = Vec::new();
         if let Some(n) = options.results_per_page {
             query.push(("maxPageSize", n.to_string()));
@@ -417,7 +425,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::TypingNotificationOptions;
     ///
     /// thread.send_typing_notification(None)?;
@@ -446,12 +454,15 @@ impl ChatThreadClient {
 
     /// Lists the thread's participants, one page at a time.
     ///
+    /// Nothing is sent until the pager is first advanced. Invalid options send nothing at
+    /// all: the pager's first and only item is [`Error::InvalidArgument`].
+    ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
-    /// let participants = thread.list_participants(None)?.collect::<Result<Vec<_>, _>>()?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
+    /// let participants = thread.list_participants(None).collect::<Result<Vec<_>, _>>()?;
     /// assert_eq!(participants.len(), 1);
     /// assert_eq!(participants[0].identifier.raw_id(), user);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -459,10 +470,13 @@ impl ChatThreadClient {
     pub fn list_participants(
         &self,
         options: Option<ListParticipantsOptions>,
-    ) -> Result<Pager<ChatParticipant>> {
+    ) -> Pager<ChatParticipant> {
         let options = options.unwrap_or_default();
-        check_page_size(options.results_per_page)?;
-        check_skip(options.skip)?;
+        if let Err(e) =
+            check_page_size(options.results_per_page).and_then(|()| check_skip(options.skip))
+        {
+            return Pager::failed(e);
+        }
         let mut query = Vec::new();
         if let Some(n) = options.results_per_page {
             query.push(("maxPageSize", n.to_string()));
@@ -487,7 +501,7 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::{ChatParticipant, CommunicationIdentifier};
     ///
     /// let bob = ChatParticipant::new(CommunicationIdentifier::communication_user(emu.create_user()));
@@ -540,13 +554,13 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::{ChatParticipant, CommunicationIdentifier};
     ///
     /// let carol = ChatParticipant::new(CommunicationIdentifier::communication_user(emu.create_user()))
     ///     .with_display_name("Carol");
     /// thread.add_participant(&carol)?;
-    /// assert_eq!(thread.list_participants(None)?.count(), 2);
+    /// assert_eq!(thread.list_participants(None).count(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add_participant(&self, participant: &ChatParticipant) -> Result<()> {
@@ -563,13 +577,13 @@ impl ChatThreadClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+    /// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
     /// use acs_chat::{ChatParticipant, CommunicationIdentifier};
     ///
     /// let dave = CommunicationIdentifier::communication_user(emu.create_user());
     /// thread.add_participant(&ChatParticipant::new(dave.clone()))?;
     /// thread.remove_participant(&dave)?;
-    /// assert_eq!(thread.list_participants(None)?.count(), 1);
+    /// assert_eq!(thread.list_participants(None).count(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove_participant(&self, identifier: &CommunicationIdentifier) -> Result<()> {

@@ -110,31 +110,33 @@ impl ClientInner {
 
     /// A lazy pager over the list at `path` (already encoded). The first request is built
     /// from `query`, or from `continuation_token` when one is given (it must belong to the
-    /// same list).
+    /// same list). A rejected token makes a pager that yields only that error, sending nothing.
     pub(crate) fn pager<T: DeserializeOwned + Send + 'static>(
         self: &Arc<Self>,
         path: &str,
         query: &[(&str, String)],
         continuation_token: Option<&str>,
-    ) -> Result<Pager<T>> {
+    ) -> Pager<T> {
         let first = match continuation_token {
             None => self.path_and_query(path, query),
-            Some(token) => {
-                let resumed =
-                    rebase_next_link(Some(token), &self.api_version).ok_or_else(|| {
-                        Error::invalid_argument("continuation_token", "must not be empty")
-                    })?;
-                if decoded_path(&resumed) != decoded_path(path) {
-                    return Err(Error::invalid_argument(
+            Some(token) => match rebase_next_link(Some(token), &self.api_version) {
+                None => {
+                    return Pager::failed(Error::invalid_argument(
+                        "continuation_token",
+                        "must not be empty",
+                    ))
+                }
+                Some(resumed) if decoded_path(&resumed) != decoded_path(path) => {
+                    return Pager::failed(Error::invalid_argument(
                         "continuation_token",
                         "belongs to a different list",
-                    ));
+                    ))
                 }
-                resumed
-            }
+                Some(resumed) => resumed,
+            },
         };
         let inner = Arc::clone(self);
-        Ok(Pager::new(
+        Pager::new(
             first,
             &self.api_version,
             Box::new(move |path_and_query: &str| {
@@ -152,7 +154,7 @@ impl ClientInner {
                     })
                 })
             }),
-        ))
+        )
     }
 }
 
@@ -227,41 +229,43 @@ mod tests {
         assert_eq!(query_time(&t), "2024-01-01T00:00:00.000Z");
     }
 
-    /// A continuation token for another list is rejected before any request.
+    /// A continuation token for another list, or an empty one, is rejected before any request.
     #[test]
     fn pager_rejects_foreign_continuation_token() {
         let inner = Arc::new(inner());
-        let r = inner.pager::<serde_json::Value>(
+        let first = |pager: Pager<serde_json::Value>| pager.into_iter().next();
+        let r = first(inner.pager(
             "/chat/threads/19%3Aa%40thread.v2/messages",
             &[],
             Some("https://x/chat/threads/19:a@thread.v2/participants?skip=2"),
-        );
+        ));
         assert!(
             matches!(
                 r,
-                Err(Error::InvalidArgument {
+                Some(Err(Error::InvalidArgument {
                     name: "continuation_token",
                     ..
-                })
+                }))
             ),
             "{r:?}"
         );
-        let r = inner.pager::<serde_json::Value>("/chat/threads", &[], Some(" "));
+        let r = first(inner.pager("/chat/threads", &[], Some(" ")));
         assert!(
             matches!(
                 r,
-                Err(Error::InvalidArgument {
+                Some(Err(Error::InvalidArgument {
                     name: "continuation_token",
                     ..
-                })
+                }))
             ),
             "{r:?}"
         );
-        let ok = inner.pager::<serde_json::Value>(
+        let ok: Pager<serde_json::Value> = inner.pager(
             "/chat/threads/19%3Aa%40thread.v2/messages",
             &[],
             Some("https://x/chat/threads/19:a@thread.v2/messages?syncState=abc&api-version=old"),
         );
-        assert!(ok.is_ok(), "{ok:?}");
+        let debug = format!("{ok:?}");
+        assert!(debug.contains("failed: false"), "{debug}");
     }
 }

@@ -143,7 +143,7 @@ impl ChatClientOptions {
 /// };
 /// let first = chat.create_chat_thread("Order 4711", Some(options.clone()))?;
 /// let again = chat.create_chat_thread("Order 4711", Some(options))?; // same token: same thread
-/// assert_eq!(first.chat_thread.map(|t| t.id), again.chat_thread.map(|t| t.id));
+/// assert_eq!(first.chat_thread.id, again.chat_thread.id);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -171,7 +171,7 @@ pub struct CreateChatThreadOptions {
 /// chat.create_chat_thread("Recent", None)?;
 /// let since = chrono::Utc::now() - chrono::Duration::hours(1);
 /// let options = ListChatThreadsOptions { results_per_page: Some(50), start_time: Some(since), ..Default::default() };
-/// assert_eq!(chat.list_chat_threads(Some(options))?.count(), 1);
+/// assert_eq!(chat.list_chat_threads(Some(options)).count(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -193,7 +193,7 @@ pub struct ListChatThreadsOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::{ChatRetentionPolicy, UpdateChatThreadOptions};
 ///
 /// let options = UpdateChatThreadOptions {
@@ -221,7 +221,7 @@ pub struct UpdateChatThreadOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::{ChatMessageType, SendMessageOptions};
 ///
 /// let options = SendMessageOptions {
@@ -249,12 +249,12 @@ pub struct SendMessageOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::ListMessagesOptions;
 ///
 /// thread.send_message("hello", None)?;
 /// let options = ListMessagesOptions { results_per_page: Some(1), ..Default::default() };
-/// let first_page = thread.list_messages(Some(options))?.by_page().next().expect("a page")?;
+/// let first_page = thread.list_messages(Some(options)).by_page().next().expect("a page")?;
 /// assert_eq!(first_page.items.len(), 1);
 /// assert!(first_page.continuation_token.is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -276,7 +276,7 @@ pub struct ListMessagesOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::UpdateMessageOptions;
 ///
 /// let id = thread.send_message("v1", None)?.id;
@@ -302,13 +302,13 @@ pub struct UpdateMessageOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::ListReadReceiptsOptions;
 ///
 /// let id = thread.send_message("seen?", None)?.id;
 /// thread.send_read_receipt(&id)?;
 /// let options = ListReadReceiptsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
-/// assert_eq!(thread.list_read_receipts(Some(options))?.count(), 1);
+/// assert_eq!(thread.list_read_receipts(Some(options)).count(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -327,7 +327,7 @@ pub struct ListReadReceiptsOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::TypingNotificationOptions;
 ///
 /// let options = TypingNotificationOptions { sender_display_name: Some("Alice".into()) };
@@ -346,11 +346,11 @@ pub struct TypingNotificationOptions {
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// # let (_user, token) = emu.user_with_token();
 /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
-/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.expect("thread").id)?;
+/// # let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Topic", None)?.chat_thread.id)?;
 /// use acs_chat::ListParticipantsOptions;
 ///
 /// let options = ListParticipantsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
-/// assert_eq!(thread.list_participants(Some(options))?.count(), 1); // just the creator
+/// assert_eq!(thread.list_participants(Some(options)).count(), 1); // just the creator
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -635,62 +635,121 @@ fn check_bare_identifier(report: &mut Report, at: &str, json: &Value) {
     }
 }
 
-/// A tiny HTTP server that records each request target (path and query) and answers every
-/// request with an empty last page.
+/// One request the capture server received.
+#[derive(Clone, Debug)]
+pub struct Captured {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub body: Vec<u8>,
+}
+
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+/// A tiny HTTP server on a loopback port: records each request (method, target, body) and
+/// answers with the next queued `(status, body)`, or with an empty last page when none is
+/// queued.
 pub struct CaptureServer {
     pub endpoint: String,
-    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    seen: Shared<Vec<Captured>>,
+    queue: Shared<std::collections::VecDeque<(u16, String)>>,
 }
 
 impl CaptureServer {
     pub fn start() -> CaptureServer {
-        use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
-        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = std::sync::Arc::clone(&targets);
+        let seen: Shared<Vec<Captured>> = Default::default();
+        let queue: Shared<std::collections::VecDeque<(u16, String)>> = Default::default();
+        let (seen_by_server, queue_for_server) = (seen.clone(), queue.clone());
         // The thread ends with the test process; it only ever answers loopback requests.
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut header = String::new();
-                    match reader.read_line(&mut header) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if header == "\r\n" || header == "\n" => break,
-                        Ok(_) => {}
-                    }
-                }
-                let target = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                if let Ok(mut list) = seen.lock() {
-                    list.push(target);
-                }
-                let body = r#"{"value":[]}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(response.as_bytes());
+                serve_one(stream, &seen_by_server, &queue_for_server);
             }
         });
-        CaptureServer { endpoint, targets }
+        CaptureServer {
+            endpoint,
+            seen,
+            queue,
+        }
     }
 
-    pub fn take(&self) -> Vec<String> {
-        self.targets
+    /// Queues the answer to the next request.
+    pub fn answer(&self, status: u16, body: String) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_back((status, body));
+        }
+    }
+
+    /// The requests received since the last call.
+    pub fn take_requests(&self) -> Vec<Captured> {
+        if let Ok(mut q) = self.queue.lock() {
+            q.clear();
+        }
+        self.seen
             .lock()
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default()
     }
+
+    /// The request targets received since the last call.
+    pub fn take(&self) -> Vec<String> {
+        self.take_requests().into_iter().map(|c| c.target).collect()
+    }
+}
+
+fn serve_one(
+    stream: std::net::TcpStream,
+    seen: &Shared<Vec<Captured>>,
+    queue: &Shared<std::collections::VecDeque<(u16, String)>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut content_length = 0usize;
+    loop {
+        let mut header = String::new();
+        match reader.read_line(&mut header) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if header == "\r\n" || header == "\n" => break,
+            Ok(_) => {
+                if let Some((name, value)) = header.split_once(':') {
+                    if name.trim().eq_ignore_ascii_case("content-length") {
+                        content_length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+    let mut body = vec![0u8; content_length.min(1 << 20)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    if let Ok(mut list) = seen.lock() {
+        list.push(Captured {
+            method,
+            target,
+            body,
+        });
+    }
+    let (status, answer) = queue
+        .lock()
+        .ok()
+        .and_then(|mut q| q.pop_front())
+        .unwrap_or_else(|| (200, r#"{"value":[]}"#.to_string()));
+    let response = format!(
+        "HTTP/1.1 {status} Recorded\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(response.as_bytes());
 }
 
 /// A JWT-shaped token valid for an hour (the client only reads `exp`).
@@ -746,27 +805,39 @@ pub fn resume_from(
                 continuation_token: token,
                 ..Default::default()
             }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok())),
+            .by_page()
+            .next()
+            .transpose()
+            .map(|page| page.map(|_| true)),
         ListChatMessages => chat.get_chat_thread_client(&thread_id).and_then(|t| {
             t.list_messages(Some(ListMessagesOptions {
                 continuation_token: token,
                 ..Default::default()
             }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
+            .by_page()
+            .next()
+            .transpose()
+            .map(|page| page.map(|_| true))
         }),
         ListChatParticipants => chat.get_chat_thread_client(&thread_id).and_then(|t| {
             t.list_participants(Some(ListParticipantsOptions {
                 continuation_token: token,
                 ..Default::default()
             }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
+            .by_page()
+            .next()
+            .transpose()
+            .map(|page| page.map(|_| true))
         }),
         ListChatReadReceipts => chat.get_chat_thread_client(&thread_id).and_then(|t| {
             t.list_read_receipts(Some(ListReadReceiptsOptions {
                 continuation_token: token,
                 ..Default::default()
             }))
-            .map(|p| p.by_page().next().map(|r| r.is_ok()))
+            .by_page()
+            .next()
+            .transpose()
+            .map(|page| page.map(|_| true))
         }),
         other => return Err(format!("{other:?} is not a list operation")),
     };
