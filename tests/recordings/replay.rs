@@ -2,6 +2,9 @@
 //! its chat operation by method and path, decodes each body with the crate's public models,
 //! re-encodes it and reports every JSON path where something was lost, added or changed.
 
+// Each of the two test binaries uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 
 use acs_chat::models::requests::{
@@ -166,6 +169,14 @@ impl Body {
                 Err(_) => Body::Text(s.clone()),
             },
             Some(v) => Body::Json(v.clone(), None),
+        }
+    }
+
+    /// `Body::Empty` instead of a JSON body that fails `keep`.
+    pub fn filter(self, keep: impl Fn(&Value) -> bool) -> Body {
+        match self {
+            Body::Json(v, _) if !keep(&v) => Body::Empty,
+            other => other,
         }
     }
 
