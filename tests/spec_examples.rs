@@ -91,6 +91,156 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
+/// Paths of members that the models did not recognise (kept in `additional_properties`).
+/// Swagger examples hold only fields the swagger defines, so any such member means a model
+/// misses (or misnames) a field of the spec.
+fn unrecognised(op: replay::Operation, body: &Value) -> Vec<String> {
+    use acs_chat::{
+        ChatMessage, ChatMessageReadReceipt, ChatParticipant, ChatThreadInfo, ChatThreadProperties,
+        SendChatMessageResult,
+    };
+    use replay::Operation::*;
+    fn keys(at: &str, map: &serde_json::Map<String, Value>, out: &mut Vec<String>) {
+        out.extend(map.keys().map(|k| format!("{at}.{k}")));
+    }
+    fn message(at: &str, m: &ChatMessage, out: &mut Vec<String>) {
+        keys(at, &m.additional_properties, out);
+        if let Some(c) = &m.content {
+            keys(&format!("{at}.content"), &c.additional_properties, out);
+            for (i, p) in c.participants.iter().flatten().enumerate() {
+                keys(
+                    &format!("{at}.content.participants[{i}]"),
+                    &p.additional_properties,
+                    out,
+                );
+            }
+            for (i, a) in c.attachments.iter().flatten().enumerate() {
+                keys(
+                    &format!("{at}.content.attachments[{i}]"),
+                    &a.additional_properties,
+                    out,
+                );
+            }
+        }
+    }
+    fn decode<T: serde::de::DeserializeOwned>(value: Option<&Value>) -> Option<T> {
+        value.and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+    let items = body.get("value");
+    let mut out = Vec::new();
+    match op {
+        ListChatMessages => {
+            for (i, m) in decode::<Vec<ChatMessage>>(items)
+                .iter()
+                .flatten()
+                .enumerate()
+            {
+                message(&format!("$.value[{i}]"), m, &mut out);
+            }
+        }
+        GetChatMessage => {
+            if let Some(m) = decode::<ChatMessage>(Some(body)) {
+                message("$", &m, &mut out);
+            }
+        }
+        ListChatParticipants => {
+            for (i, p) in decode::<Vec<ChatParticipant>>(items)
+                .iter()
+                .flatten()
+                .enumerate()
+            {
+                keys(&format!("$.value[{i}]"), &p.additional_properties, &mut out);
+            }
+        }
+        ListChatReadReceipts => {
+            for (i, r) in decode::<Vec<ChatMessageReadReceipt>>(items)
+                .iter()
+                .flatten()
+                .enumerate()
+            {
+                keys(&format!("$.value[{i}]"), &r.additional_properties, &mut out);
+            }
+        }
+        ListChatThreads => {
+            for (i, t) in decode::<Vec<ChatThreadInfo>>(items)
+                .iter()
+                .flatten()
+                .enumerate()
+            {
+                keys(&format!("$.value[{i}]"), &t.additional_properties, &mut out);
+            }
+        }
+        GetChatThreadProperties => {
+            if let Some(t) = decode::<ChatThreadProperties>(Some(body)) {
+                keys("$", &t.additional_properties, &mut out);
+            }
+        }
+        CreateChatThread => {
+            if let Some(t) = decode::<ChatThreadProperties>(body.get("chatThread")) {
+                keys("$.chatThread", &t.additional_properties, &mut out);
+            }
+        }
+        SendChatMessage => {
+            if let Some(r) = decode::<SendChatMessageResult>(Some(body)) {
+                keys("$", &r.additional_properties, &mut out);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The same for a request body.
+fn unrecognised_request(op: replay::Operation, body: &Value) -> Vec<String> {
+    use acs_chat::models::requests::*;
+    use acs_chat::ChatParticipant;
+    use replay::Operation::*;
+    fn top<T: serde::de::DeserializeOwned>(
+        body: &Value,
+        get: impl Fn(&T) -> &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
+        serde_json::from_value::<T>(body.clone())
+            .map(|t| get(&t).keys().map(|k| format!("$.{k}")).collect())
+            .unwrap_or_default()
+    }
+    fn participants(list: &[ChatParticipant]) -> Vec<String> {
+        list.iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.additional_properties
+                    .keys()
+                    .map(move |k| format!("$.participants[{i}].{k}"))
+            })
+            .collect()
+    }
+    match op {
+        CreateChatThread => {
+            let mut out = top::<CreateChatThreadRequest>(body, |r| &r.additional_properties);
+            if let Ok(r) = serde_json::from_value::<CreateChatThreadRequest>(body.clone()) {
+                out.extend(participants(r.participants.as_deref().unwrap_or_default()));
+            }
+            out
+        }
+        AddChatParticipants => {
+            let mut out = top::<AddChatParticipantsRequest>(body, |r| &r.additional_properties);
+            if let Ok(r) = serde_json::from_value::<AddChatParticipantsRequest>(body.clone()) {
+                out.extend(participants(&r.participants));
+            }
+            out
+        }
+        UpdateChatThreadProperties => {
+            top::<UpdateChatThreadRequest>(body, |r| &r.additional_properties)
+        }
+        SendChatMessage => top::<SendChatMessageRequest>(body, |r| &r.additional_properties),
+        UpdateChatMessage => top::<UpdateChatMessageRequest>(body, |r| &r.additional_properties),
+        SendChatReadReceipt => top::<SendReadReceiptRequest>(body, |r| &r.additional_properties),
+        SendTypingNotification => {
+            top::<SendTypingNotificationRequest>(body, |r| &r.additional_properties)
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Resumes the list from an example's `nextLink` (as continuation token) and checks that the
 /// pager asks the client's own host for the link's path and query.
 fn check_next_link(
@@ -199,6 +349,17 @@ fn spec_examples_round_trip_through_models() {
                 let body =
                     Body::from_recorded(example.get("parameters").and_then(|p| p.get(parameter)));
                 replay::check_request(&mut report, &at, op, &body);
+                if let Body::Json(json, _) = &body {
+                    let unknown = unrecognised_request(op, json);
+                    if unknown.is_empty() {
+                        report.count("request with every member known to the models");
+                    } else {
+                        report.fail(
+                            &at,
+                            format!("request members the models do not know: {unknown:?}"),
+                        );
+                    }
+                }
             }
             let Some(responses) = example.get("responses").and_then(Value::as_object) else {
                 report.fail(&at, "example has no responses");
@@ -213,6 +374,17 @@ fn spec_examples_round_trip_through_models() {
                 if let Body::Json(page, _) = &body {
                     if let Some(link) = page.get("nextLink").and_then(Value::as_str) {
                         check_next_link(&mut report, &server, &at, op, link);
+                    }
+                    if status < 300 {
+                        let unknown = unrecognised(op, page);
+                        if unknown.is_empty() {
+                            report.count("response with every member known to the models");
+                        } else {
+                            report.fail(
+                                &at,
+                                format!("response members the models do not know: {unknown:?}"),
+                            );
+                        }
                     }
                 }
                 replay::check_response(&mut report, &format!("{at} {status}"), op, status, &body);
