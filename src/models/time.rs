@@ -1,20 +1,24 @@
 //! Timestamps on the wire: RFC 3339 strings with 0–7 (or more) fractional digits and `Z` or an
 //! offset, read into `DateTime<Utc>` and written the way the service writes them.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// Parses a service timestamp: RFC 3339 with any number of fractional digits and `Z` or an
 /// offset (`+00:00`, `-07:00`). A timestamp without any offset is read as UTC, because some
 /// .NET-based services omit it.
+///
+/// Instants whose UTC year falls outside 0000–9999 (reachable only through an offset, as in
+/// `9999-12-31T23:59:59-01:00`) are rejected: RFC 3339 cannot write them back.
 pub(crate) fn parse(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        return Some(dt.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|naive| naive.and_utc())
+    let parsed = match DateTime::parse_from_rfc3339(text) {
+        Ok(dt) => dt.with_timezone(&Utc),
+        Err(_) => NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()?
+            .and_utc(),
+    };
+    (0..=9999).contains(&parsed.year()).then_some(parsed)
 }
 
 /// Formats a timestamp as the service does: whole seconds as `2024-06-06T00:03:29Z`, fractions
