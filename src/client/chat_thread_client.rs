@@ -400,21 +400,10 @@ impl ChatThreadClient {
         options: Option<ListReadReceiptsOptions>,
     ) -> Pager<ChatMessageReadReceipt> {
         let options = options.unwrap_or_default();
-        if let Err(e) =
-            check_page_size(options.results_per_page).and_then(|()| check_skip(options.skip))
-        {
-            return Pager::failed(e);
-        }
-        let mut query = Vec::new();
-        if let Some(n) = options.results_per_page {
-            query.push(("maxPageSize", n.to_string()));
-        }
-        if let Some(n) = options.skip {
-            query.push(("skip", n.to_string()));
-        }
-        self.inner.pager(
-            &format!("{}/readReceipts", self.thread_path),
-            &query,
+        self.skip_pager(
+            "/readReceipts",
+            options.results_per_page,
+            options.skip,
             options.continuation_token.as_deref(),
         )
     }
@@ -472,21 +461,10 @@ impl ChatThreadClient {
         options: Option<ListParticipantsOptions>,
     ) -> Pager<ChatParticipant> {
         let options = options.unwrap_or_default();
-        if let Err(e) =
-            check_page_size(options.results_per_page).and_then(|()| check_skip(options.skip))
-        {
-            return Pager::failed(e);
-        }
-        let mut query = Vec::new();
-        if let Some(n) = options.results_per_page {
-            query.push(("maxPageSize", n.to_string()));
-        }
-        if let Some(n) = options.skip {
-            query.push(("skip", n.to_string()));
-        }
-        self.inner.pager(
-            &format!("{}/participants", self.thread_path),
-            &query,
+        self.skip_pager(
+            "/participants",
+            options.results_per_page,
+            options.skip,
             options.continuation_token.as_deref(),
         )
     }
@@ -597,5 +575,33 @@ impl ChatThreadClient {
             )
             .with_json(JSON, identifier)?;
         self.inner.send(request).map(drop)
+    }
+}
+
+impl ChatThreadClient {
+    /// A pager over one of the thread's offset-paged lists (`maxPageSize` and `skip`): read
+    /// receipts and participants. Invalid options give a pager that fails without sending.
+    fn skip_pager<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        suffix: &str,
+        results_per_page: Option<i32>,
+        skip: Option<i32>,
+        continuation_token: Option<&str>,
+    ) -> Pager<T> {
+        if let Err(e) = check_page_size(results_per_page).and_then(|()| check_skip(skip)) {
+            return Pager::failed(e);
+        }
+        let mut query = Vec::new();
+        if let Some(n) = results_per_page {
+            query.push(("maxPageSize", n.to_string()));
+        }
+        if let Some(n) = skip {
+            query.push(("skip", n.to_string()));
+        }
+        self.inner.pager(
+            &format!("{}{suffix}", self.thread_path),
+            &query,
+            continuation_token,
+        )
     }
 }
