@@ -246,6 +246,10 @@ pub struct ChatError {
         skip_serializing_if = "Option::is_none"
     )]
     pub inner_error: Option<Box<ChatError>>,
+    /// Fields the service sent that this version of the crate does not model, kept so that
+    /// nothing the service says is lost.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ServiceError {
@@ -313,6 +317,7 @@ fn chat_error_from_value(obj: &serde_json::Map<String, serde_json::Value>) -> Op
         target: text("target"),
         details,
         inner_error,
+        additional_properties: serde_json::Map::new(),
     })
 }
 
@@ -345,6 +350,22 @@ mod tests {
             );
             assert_eq!(e.status, 404);
         }
+    }
+
+    /// A per-participant error keeps fields this crate does not model through a round trip.
+    #[test]
+    fn chat_error_round_trips_unknown_fields() {
+        let json = serde_json::json!({"code":"403","message":"Permissions check failed","target":"8:acs:x","retryable":false});
+        let e: ChatError = serde_json::from_value(json.clone()).expect("decodes");
+        assert_eq!(
+            e.additional_properties.get("retryable"),
+            Some(&serde_json::json!(false))
+        );
+        assert_eq!(
+            serde_json::to_value(&e).expect("encodes"),
+            json,
+            "seen {e:?}"
+        );
     }
 
     /// Details and targets survive parsing.
