@@ -19,25 +19,15 @@ fi
     azure-communication-chat==1.3.0 azure-communication-identity==1.5.0
 
 cargo build -q --release -p acs-chat-emulator
-log=$(mktemp)
-ready=$(mktemp)
-"$root/target/release/acs-chat-emulator" --port 0 >"$ready" 2>"$log" &
-emu=$!
-trap 'kill $emu 2>/dev/null || true; wait $emu 2>/dev/null || true; rm -f "$ready" "$log"' EXIT
-for _ in $(seq 1 100); do
-    [ -s "$ready" ] && break
-    sleep 0.1
-done
-line=$(head -n 1 "$ready")
-if [ -z "$line" ]; then
-    echo "conformance: the emulator printed no ready line; its log:"
-    cat "$log"
-    exit 1
-fi
-endpoint=$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint"].rstrip("/"))')
-conn=$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connection_string"])')
+# shellcheck source=start-emulator.sh
+source "$root/.ci/start-emulator.sh"
+start_emulator conformance
+endpoint=$EMU_ENDPOINT
+conn=$EMU_CONNECTION_STRING
+log=$EMU_LOG
 
 out=$(mktemp)
+EMU_TEMP_FILES="$EMU_TEMP_FILES $out"
 set +e
 ACS_ALLOW_HTTP=1 ACS_RETRY_TOTAL=0 ACS_ENDPOINT="$endpoint" ACS_CONNECTION_STRING="$conn" \
     "$venv/bin/python" "$flow" "$@" | tee "$out"
@@ -47,7 +37,6 @@ if [ $# -gt 0 ]; then
     exit "$status"
 fi
 last=$(tail -n 1 "$out")
-rm -f "$out"
 if [ "$status" -ne 0 ] || [ "$last" != "25 passed, 0 failed" ]; then
     echo "conformance: FAILED (exit $status, last line: $last); emulator log:"
     tail -n 50 "$log"

@@ -38,24 +38,14 @@ fi
 cargo build -q --release -p acs-chat-emulator
 cargo bench -q --no-run --bench sequential
 
-log=$(mktemp)
-ready=$(mktemp)
+# shellcheck source=../.ci/start-emulator.sh
+source "$root/.ci/start-emulator.sh"
+start_emulator compare_python
+endpoint=$EMU_ENDPOINT
+conn=$EMU_CONNECTION_STRING
+emu=$EMU_PID
 out=$(mktemp)
-"$root/target/release/acs-chat-emulator" --port 0 >"$ready" 2>"$log" &
-emu=$!
-trap 'kill $emu 2>/dev/null || true; wait $emu 2>/dev/null || true; rm -f "$ready" "$log" "$out"' EXIT
-for _ in $(seq 1 100); do
-    [ -s "$ready" ] && break
-    sleep 0.1
-done
-line=$(head -n 1 "$ready")
-if [ -z "$line" ]; then
-    echo "compare_python: the emulator printed no ready line; its log:"
-    cat "$log"
-    exit 1
-fi
-endpoint=$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["endpoint"].rstrip("/"))')
-conn=$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connection_string"])')
+EMU_TEMP_FILES="$EMU_TEMP_FILES $out"
 
 echo "# machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# one emulator ($endpoint, release build, pid $emu); N=$n, page size $page, $rounds round(s) per side"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the quickstart with the official JavaScript SDKs (conformance-js/flow.mjs:
+# @azure/communication-chat, -identity and -common, pinned in conformance-js/package-lock.json)
+# against the emulator binary, and fails unless every step passes.
+#
+# Skips (exit 0, with the reason) only when npm cannot reach its registry and the packages are
+# not in npm's cache; any other install failure, a missing node/npm, or a failed step fails.
+# Plain http needs two documented options in flow.mjs (allowInsecureConnection, and a policy
+# pair around the JS bearer-token policy, which refuses http:// URLs); see its header.
+# Usage: .ci/conformance-js.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dir="$root/conformance-js"
+# Every step flow.mjs runs: the 25 of the Python quickstart and 3 of api-version 2025-03-15.
+expected="28 passed, 0 failed"
+
+for tool in node npm; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "conformance-js: FAILED: $tool is not installed (needs node >= 20 and npm)"
+        exit 1
+    fi
+done
+
+# --prefer-offline: packages already in npm's cache (integrity-checked against the lock file)
+# are not fetched again, so only a cold cache needs the registry.
+npm_log=$(mktemp)
+if ! (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) >"$npm_log" 2>&1; then
+    if grep -Eq 'E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH|HOSTUNREACH|SOCKETTIMEOUT)|code E(5[0-9][0-9]|429)|network (request|timeout)|request to https?://[^ ]+ failed' "$npm_log"; then
+        echo "conformance-js: SKIPPED: npm could not reach its registry ($(npm config get registry)):"
+        grep -E 'npm (ERR|error)' "$npm_log" | head -n 5
+        rm -f "$npm_log"
+        exit 0
+    fi
+    echo "conformance-js: FAILED: npm ci failed (not a registry outage):"
+    cat "$npm_log"
+    rm -f "$npm_log"
+    exit 1
+fi
+rm -f "$npm_log"
+
+cargo build -q --release -p acs-chat-emulator
+# shellcheck source=start-emulator.sh
+source "$root/.ci/start-emulator.sh"
+start_emulator conformance-js
+
+out=$(mktemp)
+EMU_TEMP_FILES="$EMU_TEMP_FILES $out"
+set +e
+ACS_ALLOW_HTTP=1 ACS_RETRY_TOTAL=0 ACS_ENDPOINT="$EMU_ENDPOINT" \
+    ACS_CONNECTION_STRING="$EMU_CONNECTION_STRING" node "$dir/flow.mjs" | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+last=$(tail -n 1 "$out")
+if [ "$status" -ne 0 ] || [ "$last" != "$expected" ]; then
+    echo "conformance-js: FAILED (exit $status, last line: $last, expected: $expected); emulator log:"
+    tail -n 50 "$EMU_LOG"
+    exit 1
+fi
+versions=$(cd "$dir" && node -e 'const fs = require("fs");
+console.log(["chat", "identity", "common"].map((n) => `@azure/communication-${n} ` +
+    JSON.parse(fs.readFileSync(`node_modules/@azure/communication-${n}/package.json`)).version).join(", "))')
+echo "conformance-js: the official JavaScript SDKs ($versions) passed the quickstart against the emulator"

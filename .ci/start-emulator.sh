@@ -1,0 +1,68 @@
+# Sourced helper (not run on its own): starts the release emulator binary on a free port and
+# reads its one-line JSON ready message. Build it first (`cargo build --release -p
+# acs-chat-emulator`); the caller's `set -euo pipefail` applies.
+#
+#   source .ci/start-emulator.sh
+#   start_emulator <label> [extra emulator flags...]
+#
+# Sets EMU_PID, EMU_ENDPOINT (no trailing /), EMU_CONNECTION_STRING and EMU_LOG (its stderr),
+# and installs an EXIT trap that stops the emulator and removes its files and every path the
+# caller appends to EMU_TEMP_FILES (space-separated, no spaces inside paths). On failure it
+# prints "<label>: ..." with the emulator's log and exits 1.
+
+EMU_TEMP_FILES="${EMU_TEMP_FILES:-}"
+
+stop_emulator() {
+    if [ -n "${EMU_PID:-}" ]; then
+        kill "$EMU_PID" 2>/dev/null || true
+        wait "$EMU_PID" 2>/dev/null || true
+        EMU_PID=
+    fi
+    # shellcheck disable=SC2086 # EMU_TEMP_FILES is a space-separated list by contract
+    rm -f ${EMU_TEMP_FILES}
+}
+
+# Prints the value of string key $1 of the JSON object on stdin.
+_emu_json_field() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+    else
+        node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"
+    fi
+}
+
+start_emulator() {
+    local label=$1
+    shift
+    local root bin ready line
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    bin="$root/target/release/acs-chat-emulator"
+    if [ ! -x "$bin" ]; then
+        echo "$label: $bin is missing (run cargo build --release -p acs-chat-emulator first)"
+        exit 1
+    fi
+    EMU_LOG=$(mktemp)
+    ready=$(mktemp)
+    EMU_TEMP_FILES="$EMU_TEMP_FILES $EMU_LOG $ready"
+    "$bin" --port 0 "$@" >"$ready" 2>"$EMU_LOG" &
+    EMU_PID=$!
+    trap stop_emulator EXIT
+    # The ready line comes once the port accepts connections; give a cold start 30 s, and read
+    # it only once it is whole (newline-terminated).
+    for _ in $(seq 1 300); do
+        [ "$(wc -l <"$ready")" -ge 1 ] && break
+        if ! kill -0 "$EMU_PID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    line=$(head -n 1 "$ready")
+    if [ -z "$line" ]; then
+        echo "$label: the emulator printed no ready line; its log:"
+        cat "$EMU_LOG"
+        exit 1
+    fi
+    EMU_ENDPOINT=$(printf '%s' "$line" | _emu_json_field endpoint)
+    EMU_ENDPOINT=${EMU_ENDPOINT%/}
+    EMU_CONNECTION_STRING=$(printf '%s' "$line" | _emu_json_field connection_string)
+}
