@@ -1,6 +1,6 @@
 # Sourced helper (not run on its own): starts the release emulator binary on a free port and
 # reads its one-line JSON ready message. Build it first (`cargo build --release -p
-# acs-chat-emulator`); the caller's `set -euo pipefail` applies.
+# acs-chat-emulator`; $CARGO_TARGET_DIR is honoured); the caller's `set -euo pipefail` applies.
 #
 #   source .ci/start-emulator.sh
 #   start_emulator <label> [extra emulator flags...]
@@ -36,7 +36,7 @@ start_emulator() {
     shift
     local root bin ready line
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-    bin="$root/target/release/acs-chat-emulator"
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/acs-chat-emulator"
     if [ ! -x "$bin" ]; then
         echo "$label: $bin is missing (run cargo build --release -p acs-chat-emulator first)"
         exit 1
