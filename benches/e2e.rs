@@ -21,6 +21,9 @@
 //! - `emulator`: the emulator's own get-message requests/s at 1, 8 and 64 keep-alive
 //!   connections, driven by minimal hand-written HTTP/1.1 clients on `std::net::TcpStream`.
 //!
+//! `instructions` (only when named) repeats a fixed workload of floor and acs-chat calls for
+//! `valgrind --tool=callgrind` (see BENCHMARKS.md).
+//!
 //! Timings are printed, never asserted. What fails the run: wrong answers, a request count
 //! that is not the page count, more connections than threads, memory growing with the walk.
 
@@ -59,6 +62,10 @@ fn main() -> Result<(), BoxError> {
     }
     if run("emulator") {
         emulator_rps(&mut failures)?;
+    }
+    // Only when named: a fixed workload to count instructions under valgrind (BENCHMARKS.md).
+    if wanted.iter().any(|w| w == "instructions") {
+        instructions()?;
     }
     if !failures.is_empty() {
         eprintln!("\nFAILED:");
@@ -470,6 +477,33 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The same number of floor and acs-chat `get_message` and `send_message` calls, one after the
+/// other, for `valgrind --tool=callgrind`: the inclusive instruction counts of `Floor::get` /
+/// `Floor::send` and `ChatThreadClient::get_message` / `send_message` are the client-side CPU
+/// work per call, free of scheduling noise (kernel time is not counted).
+fn instructions() -> Result<(), BoxError> {
+    let n = env_usize("E2E_INSTR_N", 1000);
+    println!("\n## instructions: {n} gets and {n} sends per side (run under callgrind)");
+    let s = setup()?;
+    let floor = Floor::new(
+        &s.emu.endpoint(),
+        &s.token,
+        s.thread.thread_id(),
+        None,
+        false,
+    );
+    let id = s.thread.send_message("instructions", None)?.id;
+    for i in 0..n {
+        floor.get(&id)?;
+        floor.send(&format!("floor message {i}"))?;
+    }
+    for i in 0..n {
+        s.thread.get_message(&id)?;
+        s.thread.send_message(&format!("sdk message {i}"), None)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
