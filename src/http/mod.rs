@@ -493,51 +493,47 @@ impl Pipeline {
     fn attempt(&self, req: &Request, budget: Duration) -> std::result::Result<Response, Failure> {
         let agent = &self.inner.agent;
         let started = Instant::now();
-        let mut builder = ureq::http::Request::builder()
-            .method(req.method.clone())
-            .uri(req.url.as_str());
-        for (name, value) in &req.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let needs_body = matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
-        let result = match (&req.body, needs_body) {
-            (Some(body), _) => builder.body(body.as_slice()).map(|r| {
-                let r = agent
-                    .configure_request(r)
-                    .timeout_global(Some(budget))
-                    .build();
-                agent.run(r)
-            }),
-            (None, true) => builder.body(&[][..]).map(|r| {
-                let r = agent
-                    .configure_request(r)
-                    .timeout_global(Some(budget))
-                    .build();
-                agent.run(r)
-            }),
-            (None, false) => builder.body(()).map(|r| {
-                let r = agent
-                    .configure_request(r)
-                    .timeout_global(Some(budget))
-                    .build();
-                agent.run(r)
-            }),
-        };
-        let mut response = match result {
+        // Built field by field rather than through `http::request::Builder`, whose every
+        // step moves the whole request head (benches/e2e.rs, `instructions`).
+        let head = match request_head(req) {
+            Ok(head) => head,
             Err(http_error) => return Err(Failure::Fatal(ureq::Error::Http(http_error))),
+        };
+        let needs_body = matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
+        let run = |r: ureq::http::Request<_>| {
+            let r = agent
+                .configure_request(r)
+                .timeout_global(Some(budget))
+                .build();
+            agent.run(r)
+        };
+        let result = match (&req.body, needs_body) {
+            (Some(body), _) => run(ureq::http::Request::from_parts(head, body.as_slice())),
+            (None, true) => run(ureq::http::Request::from_parts(head, &[][..])),
+            (None, false) => {
+                let r = ureq::http::Request::from_parts(head, ());
+                let r = agent
+                    .configure_request(r)
+                    .timeout_global(Some(budget))
+                    .build();
+                agent.run(r)
+            }
+        };
+        let response = match result {
             // Whatever failed, the call's time is up (ureq may name the connect timeout when
             // the call's budget was the shorter one).
-            Ok(Err(_)) if started.elapsed() >= budget => return Err(Failure::TimedOut),
-            Ok(Err(e)) => return Err(classify(e)),
-            Ok(Ok(r)) => r,
+            Err(_) if started.elapsed() >= budget => return Err(Failure::TimedOut),
+            Err(e) => return Err(classify(e)),
+            Ok(r) => r,
         };
-        let status = response.status().as_u16();
+        // Split, so the headers move into our `Response` instead of being copied.
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status.as_u16();
         let limit = self.inner.options.max_response_body;
-        let body = response.body_mut().with_config().limit(limit).read_to_vec();
-        match body {
+        match body.with_config().limit(limit).read_to_vec() {
             Ok(body) => Ok(Response {
                 status,
-                headers: response.headers().clone(),
+                headers: parts.headers,
                 body,
             }),
             Err(ureq::Error::BodyExceedsLimit(_)) => Err(Failure::TooLarge),
@@ -545,6 +541,24 @@ impl Pipeline {
             Err(source) => Err(Failure::Truncated { status, source }),
         }
     }
+}
+
+/// The method, URL and headers of one attempt.
+fn request_head(
+    req: &Request,
+) -> std::result::Result<ureq::http::request::Parts, ureq::http::Error> {
+    use ureq::http::header::{HeaderName, HeaderValue};
+    let (mut head, ()) = ureq::http::Request::new(()).into_parts();
+    head.method = req.method.clone();
+    head.uri = ureq::http::Uri::try_from(req.url.as_str())?;
+    head.headers.reserve(req.headers.len());
+    for (name, value) in &req.headers {
+        head.headers.append(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
+    }
+    Ok(head)
 }
 
 /// Sorts a ureq error by whether the request can have reached the server.
