@@ -99,7 +99,7 @@ impl Authorize for NoAuth {
     }
 }
 
-/// One logical request. Cloned for every attempt, then authorized.
+/// One logical request, authorized afresh for every attempt.
 #[derive(Clone)]
 pub(crate) struct Request {
     /// The HTTP method.
@@ -379,7 +379,7 @@ impl Pipeline {
     /// repeat, the attempt counts as failed and is retried like a cut-short body.
     pub(crate) fn send_and<T>(
         &self,
-        request: Request,
+        mut request: Request,
         auth: &dyn Authorize,
         accept: impl Fn(Response) -> Result<T>,
     ) -> Result<T> {
@@ -391,6 +391,10 @@ impl Pipeline {
             None => Duration::MAX,
         };
         let client_request_id = uuid::Uuid::new_v4().to_string();
+        request.set_header("x-ms-client-request-id", client_request_id.as_str());
+        // The request is authorized in place (no copy per attempt): headers the authorizer
+        // adds are dropped again before the next attempt, ones it replaces are set anew.
+        let own_headers = request.headers.len();
         let mut retries = 0u32;
         let mut reauthorized = false;
         let mut attempt = 0u32;
@@ -400,11 +404,11 @@ impl Pipeline {
             if left.is_zero() {
                 return Err(Error::Timeout(options.call_timeout));
             }
-            let mut req = request.clone();
-            req.set_header("x-ms-client-request-id", client_request_id.as_str());
-            auth.authorize(&mut req)?;
+            request.headers.truncate(own_headers);
+            auth.authorize(&mut request)?;
+            let req = &request;
             let attempt_started = Instant::now();
-            let outcome = self.attempt(&req, left.min(MAX_TIMEOUT));
+            let outcome = self.attempt(req, left.min(MAX_TIMEOUT));
             let elapsed = attempt_started.elapsed();
             let (retryable, hint, error) = match outcome {
                 Ok(response) => {
