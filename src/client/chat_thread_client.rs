@@ -90,9 +90,10 @@ impl ChatThreadClient {
         &self.thread_id
     }
 
-    fn path(&self, suffix: &str, query: &[(&str, String)]) -> String {
+    /// The thread's path followed by the (already encoded) `suffix` parts, and the query.
+    fn path(&self, suffix: &[&str], query: &[(&str, String)]) -> String {
         self.inner
-            .path_and_query(&format!("{}{suffix}", self.thread_path), query)
+            .path_and_query_of(&self.thread_path, suffix, query)
     }
 
     /// Reads the thread's properties.
@@ -108,7 +109,7 @@ impl ChatThreadClient {
     pub fn get_properties(&self) -> Result<ChatThreadProperties> {
         let request =
             self.inner
-                .request(Method::GET, &self.path("", &[]), RetryClass::SafeToRepeat);
+                .request(Method::GET, &self.path(&[], &[]), RetryClass::SafeToRepeat);
         self.inner.send_json(request)
     }
 
@@ -166,7 +167,11 @@ impl ChatThreadClient {
         };
         let request = self
             .inner
-            .request(Method::PATCH, &self.path("", &[]), RetryClass::SafeToRepeat)
+            .request(
+                Method::PATCH,
+                &self.path(&[], &[]),
+                RetryClass::SafeToRepeat,
+            )
             .with_json(MERGE_PATCH, &body)?;
         self.inner.send(request).map(drop)
     }
@@ -218,7 +223,7 @@ impl ChatThreadClient {
             .inner
             .request(
                 Method::POST,
-                &self.path("/messages", &[]),
+                &self.path(&["/messages"], &[]),
                 RetryClass::OnlyIfNotProcessed,
             )
             .with_json(JSON, &body)?;
@@ -239,7 +244,7 @@ impl ChatThreadClient {
     /// ```
     pub fn get_message(&self, message_id: &str) -> Result<ChatMessage> {
         validate_id("message_id", message_id)?;
-        let path = self.path(&format!("/messages/{}", encode_segment(message_id)), &[]);
+        let path = self.path(&["/messages/", &encode_segment(message_id)], &[]);
         let request = self
             .inner
             .request(Method::GET, &path, RetryClass::SafeToRepeat);
@@ -319,7 +324,7 @@ impl ChatThreadClient {
             metadata: options.metadata,
             ..Default::default()
         };
-        let path = self.path(&format!("/messages/{}", encode_segment(message_id)), &[]);
+        let path = self.path(&["/messages/", &encode_segment(message_id)], &[]);
         let request = self
             .inner
             .request(Method::PATCH, &path, RetryClass::SafeToRepeat)
@@ -341,7 +346,7 @@ impl ChatThreadClient {
     /// ```
     pub fn delete_message(&self, message_id: &str) -> Result<()> {
         validate_id("message_id", message_id)?;
-        let path = self.path(&format!("/messages/{}", encode_segment(message_id)), &[]);
+        let path = self.path(&["/messages/", &encode_segment(message_id)], &[]);
         let request = self
             .inner
             .request(Method::DELETE, &path, RetryClass::SafeToRepeat);
@@ -371,7 +376,7 @@ impl ChatThreadClient {
             .inner
             .request(
                 Method::POST,
-                &self.path("/readReceipts", &[]),
+                &self.path(&["/readReceipts"], &[]),
                 RetryClass::SafeToRepeat,
             )
             .with_json(JSON, &body)?;
@@ -434,7 +439,7 @@ impl ChatThreadClient {
             .inner
             .request(
                 Method::POST,
-                &self.path("/typing", &[]),
+                &self.path(&["/typing"], &[]),
                 RetryClass::SafeToRepeat,
             )
             .with_json(JSON, &body)?;
@@ -510,7 +515,7 @@ impl ChatThreadClient {
             .inner
             .request(
                 Method::POST,
-                &self.path("/participants/:add", &[]),
+                &self.path(&["/participants/:add"], &[]),
                 RetryClass::OnlyIfNotProcessed,
             )
             .with_json(JSON, &body)?;
@@ -570,7 +575,7 @@ impl ChatThreadClient {
             .inner
             .request(
                 Method::POST,
-                &self.path("/participants/:remove", &[]),
+                &self.path(&["/participants/:remove"], &[]),
                 RetryClass::SafeToRepeat,
             )
             .with_json(JSON, identifier)?;

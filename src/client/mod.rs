@@ -47,6 +47,10 @@ pub(crate) struct ClientInner {
     endpoint: Endpoint,
     credential: CommunicationTokenCredential,
     api_version: String,
+    /// `scheme://host[:port]`, built once (every request URL starts with it).
+    base: String,
+    /// `api-version=<encoded>`, built once (every query ends with it).
+    api_version_query: String,
 }
 
 impl ClientInner {
@@ -57,17 +61,44 @@ impl ClientInner {
     ) -> Result<Self> {
         let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
         let pipeline = Pipeline::new(options.to_pipeline_options()?);
+        let base = endpoint.base();
+        let api_version_query = format!("api-version={}", encode_query_value(&options.api_version));
         Ok(ClientInner {
             pipeline,
             endpoint,
             credential,
             api_version: options.api_version,
+            base,
+            api_version_query,
         })
     }
 
     /// `path?k=v&…&api-version=…` with every value percent-encoded; `path` is already encoded.
     pub(crate) fn path_and_query(&self, path: &str, query: &[(&str, String)]) -> String {
-        let mut out = String::from(path);
+        self.path_and_query_of(path, &[], query)
+    }
+
+    /// [`path_and_query`](Self::path_and_query) of the path `head` followed by the `tail`
+    /// parts (all already encoded), written into one buffer.
+    pub(crate) fn path_and_query_of(
+        &self,
+        head: &str,
+        tail: &[&str],
+        query: &[(&str, String)],
+    ) -> String {
+        let len = head.len()
+            + tail.iter().map(|p| p.len()).sum::<usize>()
+            + query
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>()
+            + self.api_version_query.len()
+            + 1;
+        let mut out = String::with_capacity(len);
+        out.push_str(head);
+        for part in tail {
+            out.push_str(part);
+        }
         out.push('?');
         for (key, value) in query {
             out.push_str(key);
@@ -75,8 +106,7 @@ impl ClientInner {
             out.push_str(&encode_query_value(value));
             out.push('&');
         }
-        out.push_str("api-version=");
-        out.push_str(&encode_query_value(&self.api_version));
+        out.push_str(&self.api_version_query);
         out
     }
 
@@ -86,7 +116,11 @@ impl ClientInner {
         path_and_query: &str,
         retry: RetryClass,
     ) -> Request {
-        Request::new(method, self.endpoint.url(path_and_query), retry)
+        debug_assert!(path_and_query.starts_with('/'));
+        let mut url = String::with_capacity(self.base.len() + path_and_query.len());
+        url.push_str(&self.base);
+        url.push_str(path_and_query);
+        Request::new(method, url, retry)
     }
 
     /// Sends with a bearer token, refreshed once after a 401.
