@@ -315,6 +315,39 @@ fn random_unit() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
+/// A fresh `x-ms-client-request-id`: a random (version 4, RFC 4122 variant) UUID in lower-case
+/// hyphenated form.
+///
+/// `Uuid::new_v4` asks the OS for randomness on every call (a `getrandom` system call per
+/// request). Request ids need to be unique, not secret, so the bits come from a per-process
+/// stream instead: two 64-bit words from the OS once, then per id a counter step mixed by
+/// SplitMix64's finalizer (a bijection, so no two ids of one process share a random half).
+fn client_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = *SEED.get_or_init(|| {
+        let bits = uuid::Uuid::new_v4().as_u128() ^ (uuid::Uuid::new_v4().as_u128() << 6);
+        ((bits >> 64) as u64, bits as u64)
+    });
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15; // odd: n -> a + n * GAMMA is a bijection
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let hi = splitmix64(a.wrapping_add(n.wrapping_mul(GAMMA)));
+    let lo = splitmix64(b.wrapping_add(n.wrapping_mul(GAMMA)).rotate_left(29));
+    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_string()
+}
+
+/// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
+fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The shared transport. Cheap to clone; clones share one connection pool.
 #[derive(Clone)]
 pub(crate) struct Pipeline {
@@ -390,7 +423,7 @@ impl Pipeline {
             Some(d) => d.saturating_duration_since(now),
             None => Duration::MAX,
         };
-        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let client_request_id = client_request_id();
         request.set_header("x-ms-client-request-id", client_request_id.as_str());
         // The request is authorized in place (no copy per attempt): headers the authorizer
         // adds are dropped again before the next attempt, ones it replaces are set anew.

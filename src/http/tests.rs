@@ -556,3 +556,26 @@ fn send_accepts_unbounded_timeouts() {
     let r = pipeline.send(get(&server, RetryClass::SafeToRepeat), &NoAuth);
     assert_eq!(r.map(|r| r.status).ok(), Some(200));
 }
+
+/// Client request ids are lower-case version-4 UUIDs and never repeat within the process.
+#[test]
+fn client_request_id_is_unique_v4() {
+    let ids: Vec<String> = (0..20_000).map(|_| client_request_id()).collect();
+    for id in ids.iter().take(100) {
+        let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 4, "version of {id}");
+        assert_eq!(
+            parsed.get_variant(),
+            uuid::Variant::RFC4122,
+            "variant of {id}"
+        );
+        assert_eq!(id, &parsed.hyphenated().to_string(), "form of {id}");
+    }
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "repeated ids among {}",
+        ids.len()
+    );
+}
