@@ -2,7 +2,7 @@
 //! inputs that are invalid client-side send no request at all (the emulator's request count
 //! proves it).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -14,6 +14,11 @@ use acs_chat::{
     ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions, Pager, RetryOptions,
 };
 use acs_chat_emulator::Emulator;
+
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
+
+use common::{chat_client, chat_client_with, new_thread_client, read_request};
 
 struct Ctx {
     emu: Emulator,
@@ -28,18 +33,8 @@ fn ctx() -> Ctx {
         retry: RetryOptions::none(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("token"),
-        options,
-    )
-    .expect("client");
-    let id = chat
-        .create_chat_thread("bad input", None)
-        .expect("create")
-        .chat_thread
-        .id;
-    let thread = chat.get_chat_thread_client(&id).expect("thread client");
+    let chat = chat_client_with(&emu.endpoint(), &token, options);
+    let thread = new_thread_client(&chat, "bad input");
     Ctx { emu, chat, thread }
 }
 
@@ -462,18 +457,10 @@ fn hostile_ids_stay_one_path_segment() {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-            }
-            targets2
-                .lock()
-                .expect("lock")
-                .push(line.split_whitespace().nth(1).unwrap_or("").to_string());
+            let Some(request) = read_request(&mut reader) else {
+                continue;
+            };
+            targets2.lock().expect("lock").push(request.target);
             let body = r#"{"error":{"code":"NotFound","message":"no"}}"#;
             let _ = stream.write_all(
                 format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
@@ -482,11 +469,7 @@ fn hostile_ids_stay_one_path_segment() {
         }
     });
     let emu = Emulator::start().expect("emulator");
-    let chat = ChatClient::new(
-        &base,
-        CommunicationTokenCredential::new(emu.user_with_token().1).expect("token"),
-    )
-    .expect("client");
+    let chat = chat_client(&base, &emu.user_with_token().1);
     let ids = ["a/b", "a?x=1", "a#f", "../../identities", "a%2F..", "ü /"];
     for id in ids {
         let err = chat.get_chat_thread(id).expect_err("404");

@@ -9,11 +9,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use acs_chat::{
-    ChatClient, ChatClientOptions, ChatMessageType, ChatParticipant, ChatThreadClient,
-    CommunicationIdentifier, CommunicationTokenCredential, Error, ListMessagesOptions,
-    ListParticipantsOptions, RetryOptions, TypingNotificationOptions, UpdateMessageOptions,
+    ChatClientOptions, ChatMessageType, ChatParticipant, ChatThreadClient, CommunicationIdentifier,
+    Error, ListMessagesOptions, ListParticipantsOptions, RetryOptions, TypingNotificationOptions,
+    UpdateMessageOptions,
 };
 use acs_chat_emulator::{Emulator, Fault, Faults};
+
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
+
+use common::{chat_client, chat_client_with, new_thread_client};
 
 /// Captures every log line the SDK writes (targets `acs_chat` and `acs_chat::…`).
 struct Capture(Mutex<Vec<String>>);
@@ -196,20 +201,8 @@ fn chaos_mixed_operations_lose_and_duplicate_nothing() {
         },
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token.clone()).expect("token"),
-        options,
-    )
-    .expect("client");
-    let thread_id = chat
-        .create_chat_thread("chaos", None)
-        .expect("create")
-        .chat_thread
-        .id;
-    let thread = chat
-        .get_chat_thread_client(&thread_id)
-        .expect("thread client");
+    let chat = chat_client_with(&emu.endpoint(), &token, options);
+    let thread = new_thread_client(&chat, "chaos");
 
     emu.set_faults(Faults {
         rate: 0.2,
@@ -360,11 +353,7 @@ fn logs_and_errors_never_contain_token() {
     let (_user, good) = emu.user_with_token();
     let (head, _) = good.rsplit_once('.').expect("jwt");
     let forged = format!("{head}.Zm9yZ2Vk");
-    let chat = ChatClient::new(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(forged.clone()).expect("token shape"),
-    )
-    .expect("client");
+    let chat = chat_client(&emu.endpoint(), &forged);
     let err = chat
         .create_chat_thread("x", None)
         .expect_err("forged token");
@@ -386,31 +375,26 @@ fn logs_and_errors_never_contain_token() {
     }
 }
 
+/// Three retries, 1 ms apart at first and never more than 10 ms.
+fn fast_retry() -> RetryOptions {
+    RetryOptions {
+        max_retries: 3,
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+    }
+}
+
 /// A client and thread on a fresh emulator, with fast retries and a short call timeout.
 fn fast_fixture(call_timeout: Duration) -> (Emulator, ChatThreadClient) {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
         call_timeout,
-        retry: RetryOptions {
-            max_retries: 3,
-            initial_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(10),
-        },
+        retry: fast_retry(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("token"),
-        options,
-    )
-    .expect("client");
-    let id = chat
-        .create_chat_thread("faults", None)
-        .expect("create")
-        .chat_thread
-        .id;
-    let thread = chat.get_chat_thread_client(&id).expect("thread client");
+    let chat = chat_client_with(&emu.endpoint(), &token, options);
+    let thread = new_thread_client(&chat, "faults");
     (emu, thread)
 }
 
@@ -529,19 +513,10 @@ fn create_chat_thread_retry_creates_one_thread() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        retry: RetryOptions {
-            max_retries: 3,
-            initial_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(10),
-        },
+        retry: fast_retry(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("token"),
-        options,
-    )
-    .expect("client");
+    let chat = chat_client_with(&emu.endpoint(), &token, options);
     emu.set_faults(Faults::sequence(vec![
         Some(Fault::CloseAfterProcessing),
         Some(Fault::TruncatedBody),

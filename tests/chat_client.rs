@@ -1,7 +1,7 @@
 //! `ChatClient` against the in-process emulator: every operation, paging with exact request
 //! counts, error statuses, and the token never leaving the configured endpoint.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -14,20 +14,10 @@ use acs_chat::{
 };
 use acs_chat_emulator::Emulator;
 
-fn client(emu: &Emulator, token: &str) -> ChatClient {
-    ChatClient::new(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("emulator token"),
-    )
-    .expect("valid endpoint")
-}
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
 
-fn new_thread(chat: &ChatClient, topic: &str) -> String {
-    chat.create_chat_thread(topic, None)
-        .expect("create thread")
-        .chat_thread
-        .id
-}
+use common::{chat_client, chat_client_with, new_thread, read_request};
 
 /// Clients are Clone + Send + Sync (checked at compile time).
 #[test]
@@ -44,7 +34,7 @@ fn clients_are_clone_send_sync() {
 fn create_chat_thread_returns_thread() {
     let emu = Emulator::start().expect("emulator");
     let (user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     let created = chat.create_chat_thread("Lunch", None).expect("create");
     assert!(created.errors.is_empty(), "errors: {:?}", created.errors);
     let thread = created.chat_thread;
@@ -62,7 +52,7 @@ fn create_chat_thread_returns_thread() {
 fn create_chat_thread_is_idempotent_with_token() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     let options = CreateChatThreadOptions {
         idempotency_token: Some("fixed-token-1".into()),
         ..Default::default()
@@ -84,7 +74,7 @@ fn create_chat_thread_is_idempotent_with_token() {
 fn create_chat_thread_pairs_invalid_participants() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     let good = ChatParticipant::new(CommunicationIdentifier::communication_user(
         emu.create_user(),
     ))
@@ -124,7 +114,7 @@ fn create_chat_thread_pairs_invalid_participants() {
 fn list_chat_threads_makes_ceil_n_over_p_requests() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     for i in 0..7 {
         new_thread(&chat, &format!("t{i}"));
     }
@@ -153,7 +143,7 @@ fn list_chat_threads_makes_ceil_n_over_p_requests() {
 fn list_chat_threads_invalid_options_yield_only_error_without_request() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     new_thread(&chat, "t");
     let bad = [
         ListChatThreadsOptions {
@@ -203,12 +193,7 @@ fn create_chat_thread_without_thread_in_response_is_unexpected_response() {
         retry: RetryOptions::none(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &server.base,
-        CommunicationTokenCredential::new(token).expect("token"),
-        options,
-    )
-    .expect("client");
+    let chat = chat_client_with(&server.base, &token, options);
     let result = chat.create_chat_thread("t", None);
     assert!(
         matches!(result, Err(Error::UnexpectedResponse(_))),
@@ -256,7 +241,7 @@ fn bad_static_token_is_401_without_retry() {
     let emu = Emulator::start().expect("emulator");
     let (_user, good) = emu.user_with_token();
     let (head, _sig) = good.rsplit_once('.').expect("jwt");
-    let chat = client(&emu, &format!("{head}.AAAA"));
+    let chat = chat_client(&emu.endpoint(), &format!("{head}.AAAA"));
     let before = emu.request_count();
     let err = chat
         .create_chat_thread("nope", None)
@@ -270,7 +255,7 @@ fn bad_static_token_is_401_without_retry() {
 fn list_chat_threads_resumes_from_continuation_token() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     for i in 0..5 {
         new_thread(&chat, &format!("t{i}"));
     }
@@ -311,7 +296,7 @@ fn list_chat_threads_resumes_from_continuation_token() {
 fn list_chat_threads_honours_start_time() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     new_thread(&chat, "old");
     let future = chrono::Utc::now() + chrono::Duration::days(1);
     let options = ListChatThreadsOptions {
@@ -327,7 +312,7 @@ fn list_chat_threads_honours_start_time() {
 fn delete_chat_thread_removes_thread() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     let id = new_thread(&chat, "gone");
     chat.delete_chat_thread(&id).expect("delete");
     let err = chat.get_chat_thread(&id).expect_err("deleted");
@@ -339,7 +324,7 @@ fn delete_chat_thread_removes_thread() {
 fn get_chat_thread_unknown_is_404() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     let err = chat
         .get_chat_thread("19:00000000000000000000000000000000@thread.v2")
         .expect_err("unknown");
@@ -354,8 +339,8 @@ fn get_chat_thread_by_non_participant_is_403() {
     let emu = Emulator::start().expect("emulator");
     let (_alice, alice_token) = emu.user_with_token();
     let (_eve, eve_token) = emu.user_with_token();
-    let id = new_thread(&client(&emu, &alice_token), "private");
-    let err = client(&emu, &eve_token)
+    let id = new_thread(&chat_client(&emu.endpoint(), &alice_token), "private");
+    let err = chat_client(&emu.endpoint(), &eve_token)
         .get_chat_thread(&id)
         .expect_err("not a participant");
     assert_eq!(err.status(), Some(403), "{err:?}");
@@ -366,7 +351,7 @@ fn get_chat_thread_by_non_participant_is_403() {
 fn revoked_token_is_401() {
     let emu = Emulator::start().expect("emulator");
     let (user, token) = emu.user_with_token();
-    let chat = client(&emu, &token);
+    let chat = chat_client(&emu.endpoint(), &token);
     new_thread(&chat, "before");
     emu.revoke_tokens(&user);
     let err = chat.create_chat_thread("after", None).expect_err("revoked");
@@ -405,12 +390,7 @@ fn with_options_uses_configured_api_version() {
         api_version: "2024-03-07".into(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("token"),
-        options,
-    )
-    .expect("client");
+    let chat = chat_client_with(&emu.endpoint(), &token, options);
     let id = new_thread(&chat, "old version");
     assert_eq!(chat.get_chat_thread(&id).expect("get").topic, "old version");
     let bad = ChatClientOptions {
@@ -418,18 +398,11 @@ fn with_options_uses_configured_api_version() {
         retry: RetryOptions::none(),
         ..Default::default()
     };
-    let chat = ChatClient::with_options(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(emu.user_with_token().1).expect("token"),
-        bad,
-    )
-    .expect("client");
+    let chat = chat_client_with(&emu.endpoint(), &emu.user_with_token().1, bad);
     let err = chat.get_chat_thread(&id).expect_err("unknown version");
     assert_eq!(err.status(), Some(400), "{err:?}");
 }
 
-/// A tiny HTTP server that answers every request with `reply(request_number)` and records
-/// each request's target and Authorization header.
 /// Each request's target and Authorization header, in arrival order.
 type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
@@ -438,6 +411,8 @@ struct Capture {
     seen: Seen,
 }
 
+/// A tiny HTTP server that answers every request with `reply(request_number)` and records
+/// each request's target and Authorization header.
 fn capture_server(
     reply: impl Fn(usize) -> (u16, String, Vec<(String, String)>) + Send + 'static,
 ) -> Capture {
@@ -449,30 +424,11 @@ fn capture_server(
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            let Some(request) = read_request(&mut reader) else {
                 continue;
-            }
-            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let mut auth = None;
-            let mut len = 0usize;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim().split_once(':') {
-                    if k.eq_ignore_ascii_case("authorization") {
-                        auth = Some(v.trim().to_string());
-                    }
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            seen2.lock().expect("lock").push((target, auth));
+            };
+            let auth = request.header("authorization").map(str::to_owned);
+            seen2.lock().expect("lock").push((request.target, auth));
             let (status, body, headers) = reply(n);
             let mut out = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -507,11 +463,7 @@ fn list_chat_threads_never_sends_token_to_next_link_host() {
         };
         (200, body, vec![])
     });
-    let chat = ChatClient::new(
-        &ours.base,
-        CommunicationTokenCredential::new(token.clone()).expect("token"),
-    )
-    .expect("client");
+    let chat = chat_client(&ours.base, &token);
     let ids: Vec<String> = chat
         .list_chat_threads(None)
         .map(|t| t.map(|t| t.id))
@@ -548,11 +500,7 @@ fn redirect_is_not_followed_with_token() {
             vec![("Location".into(), location.clone())],
         )
     });
-    let chat = ChatClient::new(
-        &ours.base,
-        CommunicationTokenCredential::new(token.clone()).expect("token"),
-    )
-    .expect("client");
+    let chat = chat_client(&ours.base, &token);
     let err = chat
         .get_chat_thread("19:a@thread.v2")
         .expect_err("redirect");

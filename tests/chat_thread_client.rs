@@ -2,18 +2,23 @@
 //! request counts, error statuses, and the exact requests on the wire.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use acs_chat::{
     ChatClient, ChatMessage, ChatMessageType, ChatParticipant, ChatRetentionPolicy,
-    ChatThreadClient, CommunicationIdentifier, CommunicationTokenCredential, Error,
-    ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
-    TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
+    ChatThreadClient, CommunicationIdentifier, Error, ListMessagesOptions, ListParticipantsOptions,
+    ListReadReceiptsOptions, SendMessageOptions, TypingNotificationOptions,
+    UpdateChatThreadOptions, UpdateMessageOptions,
 };
 use acs_chat_emulator::Emulator;
+
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
+
+use common::{chat_client, new_thread_client, read_request};
 
 struct Fixture {
     emu: Emulator,
@@ -25,17 +30,8 @@ struct Fixture {
 fn fixture() -> Fixture {
     let emu = Emulator::start().expect("emulator");
     let (user, token) = emu.user_with_token();
-    let chat = ChatClient::new(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token).expect("token"),
-    )
-    .expect("client");
-    let id = chat
-        .create_chat_thread("Topic", None)
-        .expect("create")
-        .chat_thread
-        .id;
-    let thread = chat.get_chat_thread_client(&id).expect("thread client");
+    let chat = chat_client(&emu.endpoint(), &token);
+    let thread = new_thread_client(&chat, "Topic");
     Fixture {
         emu,
         user,
@@ -372,13 +368,9 @@ fn send_read_receipt_then_list_read_receipts() {
             CommunicationIdentifier::communication_user(&bob),
         ))
         .expect("add bob");
-    let bob_thread = ChatClient::new(
-        &f.emu.endpoint(),
-        CommunicationTokenCredential::new(bob_token).expect("token"),
-    )
-    .expect("client")
-    .get_chat_thread_client(f.thread.thread_id())
-    .expect("thread client");
+    let bob_thread = chat_client(&f.emu.endpoint(), &bob_token)
+        .get_chat_thread_client(f.thread.thread_id())
+        .expect("thread client");
     let id = f.thread.send_message("read me", None).expect("send").id;
     f.thread.send_read_receipt(&id).expect("alice receipt");
     bob_thread.send_read_receipt(&id).expect("bob receipt");
@@ -502,13 +494,9 @@ fn removed_participant_gets_403() {
     f.thread
         .add_participant(&ChatParticipant::new(bob_id.clone()))
         .expect("add");
-    let bob_thread = ChatClient::new(
-        &f.emu.endpoint(),
-        CommunicationTokenCredential::new(bob_token).expect("token"),
-    )
-    .expect("client")
-    .get_chat_thread_client(f.thread.thread_id())
-    .expect("thread client");
+    let bob_thread = chat_client(&f.emu.endpoint(), &bob_token)
+        .get_chat_thread_client(f.thread.thread_id())
+        .expect("thread client");
     bob_thread.get_properties().expect("bob can read");
     f.thread.remove_participant(&bob_id).expect("remove");
     let err = bob_thread.get_properties().expect_err("removed");
@@ -561,35 +549,14 @@ fn recorder(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<Wire>>>) 
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            let Some(request) = read_request(&mut reader) else {
                 continue;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or("").to_string();
-            let target = parts.next().unwrap_or("").to_string();
-            let (mut content_type, mut len) = (None, 0usize);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-type") {
-                        content_type = Some(v.trim().to_string());
-                    }
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut raw = vec![0; len];
-            let _ = reader.read_exact(&mut raw);
+            };
             seen2.lock().expect("lock").push(Wire {
-                method,
-                target,
-                content_type,
-                body: String::from_utf8_lossy(&raw).into_owned(),
+                content_type: request.header("content-type").map(str::to_owned),
+                body: String::from_utf8_lossy(&request.body).into_owned(),
+                method: request.method,
+                target: request.target,
             });
             let _ = stream.write_all(
                 format!(
@@ -606,13 +573,9 @@ fn recorder(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<Wire>>>) 
 fn recorded_thread(base: &str) -> ChatThreadClient {
     let emu = Emulator::start().expect("emulator");
     let token = emu.user_with_token().1;
-    ChatClient::new(
-        base,
-        CommunicationTokenCredential::new(token).expect("token"),
-    )
-    .expect("client")
-    .get_chat_thread_client("19:abc@thread.v2")
-    .expect("thread client")
+    chat_client(base, &token)
+        .get_chat_thread_client("19:abc@thread.v2")
+        .expect("thread client")
 }
 
 /// Write operations send the same method, path, content type and JSON as the official SDK.

@@ -13,6 +13,11 @@ use acs_chat_emulator::Emulator;
 use base64::Engine as _;
 use chrono::Utc;
 
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
+
+use common::{read_request, Request};
+
 fn client(emu: &Emulator) -> CommunicationIdentityClient {
     CommunicationIdentityClient::from_connection_string(&emu.connection_string())
         .expect("the emulator's connection string is valid")
@@ -504,28 +509,10 @@ fn create_user_is_not_retried_when_maybe_processed() {
     assert_eq!(emu.request_count() - before, 2, "attempts made");
 }
 
-/// One request as a capture server saw it.
-#[derive(Debug)]
-struct Captured {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Captured {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A one-request-per-connection HTTP server that records each request and answers the way
 /// the Identity API does. Returns its endpoint and the recorded requests.
-fn capture_server() -> (String, Arc<Mutex<Vec<Captured>>>) {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+fn capture_server() -> (String, Arc<Mutex<Vec<Request>>>) {
+    use std::io::{BufReader, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -534,38 +521,17 @@ fn capture_server() -> (String, Arc<Mutex<Vec<Captured>>>) {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let Some(request) = read_request(&mut reader) else {
                 continue;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or_default().to_owned();
-            let target = parts.next().unwrap_or_default().to_owned();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let len = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).expect("body");
-            let (status, json) = if method == "DELETE" {
+            };
+            let (status, json) = if request.method == "DELETE" {
                 ("204 No Content", String::new())
-            } else if target.contains(":issueAccessToken") {
+            } else if request.target.contains(":issueAccessToken") {
                 (
                     "200 OK",
                     r#"{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}"#.to_owned(),
                 )
-            } else if body.is_empty() {
+            } else if request.body.is_empty() {
                 (
                     "201 Created",
                     r#"{"identity":{"id":"8:acs:r_u"}}"#.to_owned(),
@@ -577,12 +543,7 @@ fn capture_server() -> (String, Arc<Mutex<Vec<Captured>>>) {
                         .to_owned(),
                 )
             };
-            record.lock().expect("record").push(Captured {
-                method,
-                target,
-                headers,
-                body,
-            });
+            record.lock().expect("record").push(request);
             let reply = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
                 json.len()

@@ -1,0 +1,96 @@
+//! Setup shared by the SDK's integration tests: chat clients and threads on an endpoint, and
+//! the request reader behind the tests' own loopback HTTP servers.
+//!
+//! Every integration test file is its own crate and uses only some of these helpers, so each
+//! `mod common;` line carries `#[allow(dead_code)]`.
+
+use std::io::BufRead;
+
+use acs_chat::{ChatClient, ChatClientOptions, ChatThreadClient, CommunicationTokenCredential};
+
+/// A chat client on `endpoint` that signs its requests with `token`.
+pub fn chat_client(endpoint: &str, token: &str) -> ChatClient {
+    chat_client_with(endpoint, token, ChatClientOptions::default())
+}
+
+/// A chat client on `endpoint` with `options`, signing its requests with `token`.
+pub fn chat_client_with(endpoint: &str, token: &str, options: ChatClientOptions) -> ChatClient {
+    ChatClient::with_options(
+        endpoint,
+        CommunicationTokenCredential::new(token).expect("token"),
+        options,
+    )
+    .expect("client")
+}
+
+/// Creates a thread with `topic` and returns its id.
+pub fn new_thread(chat: &ChatClient, topic: &str) -> String {
+    chat.create_chat_thread(topic, None)
+        .expect("create thread")
+        .chat_thread
+        .id
+}
+
+/// Creates a thread with `topic` and returns a client bound to it.
+pub fn new_thread_client(chat: &ChatClient, topic: &str) -> ChatThreadClient {
+    let id = new_thread(chat, topic);
+    chat.get_chat_thread_client(&id).expect("thread client")
+}
+
+/// One HTTP/1.1 request as a test server read it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The method, e.g. `POST`.
+    pub method: String,
+    /// The request target (path and query) as sent.
+    pub target: String,
+    /// The header lines in order, names as sent, names and values trimmed.
+    pub headers: Vec<(String, String)>,
+    /// The body, `Content-Length` bytes of it (at most 1 MiB).
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of the first header called `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request from a connection: request line, headers up to the blank line, then the
+/// body. `None` when the request line or the body cannot be read. A connection closed before
+/// its request line still reads as a request (empty method and target), so a test sees that
+/// its server was contacted.
+pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let target = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim().split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let mut request = Request {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    let len: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    request.body = vec![0; len.min(1 << 20)];
+    reader.read_exact(&mut request.body).ok()?;
+    Some(request)
+}
