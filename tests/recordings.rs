@@ -6,6 +6,8 @@
 //! Exchanges are routed by method and path, never by file name, so recordings from suites not
 //! seen before are checked the same way.
 
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
 #[path = "recordings/replay.rs"]
 mod replay;
 

@@ -4,6 +4,8 @@
 //! and error bodies parse. The operation of each example is found from the swagger file that
 //! references it (`x-ms-examples`), not from its file name.
 
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
 #[path = "recordings/replay.rs"]
 mod replay;
 

@@ -21,6 +21,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::common::{read_request, Request};
+
 /// The chat operations, as the swagger names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Operation {
@@ -646,23 +648,14 @@ fn check_bare_identifier(report: &mut Report, at: &str, json: &Value) {
     }
 }
 
-/// One request the capture server received.
-#[derive(Clone, Debug)]
-pub struct Captured {
-    pub method: String,
-    /// Path and query, as sent.
-    pub target: String,
-    pub body: Vec<u8>,
-}
-
 type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
 
-/// A tiny HTTP server on a loopback port: records each request (method, target, body) and
-/// answers with the next queued `(status, body)`, or with an empty last page when none is
-/// queued.
+/// A tiny HTTP server on a loopback port: records each request (method, target, headers,
+/// body) and answers with the next queued `(status, body)`, or with an empty last page when
+/// none is queued.
 pub struct CaptureServer {
     pub endpoint: String,
-    seen: Shared<Vec<Captured>>,
+    seen: Shared<Vec<Request>>,
     queue: Shared<std::collections::VecDeque<(u16, String)>>,
 }
 
@@ -670,7 +663,7 @@ impl CaptureServer {
     pub fn start() -> CaptureServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
-        let seen: Shared<Vec<Captured>> = Default::default();
+        let seen: Shared<Vec<Request>> = Default::default();
         let queue: Shared<std::collections::VecDeque<(u16, String)>> = Default::default();
         let (seen_by_server, queue_for_server) = (seen.clone(), queue.clone());
         // The thread ends with the test process; it only ever answers loopback requests.
@@ -694,7 +687,7 @@ impl CaptureServer {
     }
 
     /// The requests received since the last call.
-    pub fn take_requests(&self) -> Vec<Captured> {
+    pub fn take_requests(&self) -> Vec<Request> {
         if let Ok(mut q) = self.queue.lock() {
             q.clear();
         }
@@ -712,43 +705,16 @@ impl CaptureServer {
 
 fn serve_one(
     stream: std::net::TcpStream,
-    seen: &Shared<Vec<Captured>>,
+    seen: &Shared<Vec<Request>>,
     queue: &Shared<std::collections::VecDeque<(u16, String)>>,
 ) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
+    let Some(request) = read_request(&mut reader) else {
         return;
-    }
-    let mut content_length = 0usize;
-    loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => break,
-            Ok(_) if header == "\r\n" || header == "\n" => break,
-            Ok(_) => {
-                if let Some((name, value)) = header.split_once(':') {
-                    if name.trim().eq_ignore_ascii_case("content-length") {
-                        content_length = value.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-        }
-    }
-    let mut body = vec![0u8; content_length.min(1 << 20)];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
+    };
     if let Ok(mut list) = seen.lock() {
-        list.push(Captured {
-            method,
-            target,
-            body,
-        });
+        list.push(request);
     }
     let (status, answer) = queue
         .lock()
@@ -800,6 +766,14 @@ pub fn resume_from(
         ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     };
     use Operation::*;
+    /// The pager's first page, as `Some(true)`, or `None` when it yielded none.
+    fn first_page<T>(pager: acs_chat::Pager<T>) -> acs_chat::Result<Option<bool>> {
+        pager
+            .by_page()
+            .next()
+            .transpose()
+            .map(|page| page.map(|_| true))
+    }
     let credential = CommunicationTokenCredential::new(test_token()).map_err(|e| e.to_string())?;
     let options = ChatClientOptions {
         api_version: api_version.to_string(),
@@ -811,44 +785,27 @@ pub fn resume_from(
     let (segments, _) = split_url(next_link);
     let thread_id = segments.get(2).cloned().unwrap_or_default();
     let first_page_ok = match op {
-        ListChatThreads => chat
-            .list_chat_threads(Some(ListChatThreadsOptions {
-                continuation_token: token,
-                ..Default::default()
-            }))
-            .by_page()
-            .next()
-            .transpose()
-            .map(|page| page.map(|_| true)),
+        ListChatThreads => first_page(chat.list_chat_threads(Some(ListChatThreadsOptions {
+            continuation_token: token,
+            ..Default::default()
+        }))),
         ListChatMessages => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_messages(Some(ListMessagesOptions {
+            first_page(t.list_messages(Some(ListMessagesOptions {
                 continuation_token: token,
                 ..Default::default()
-            }))
-            .by_page()
-            .next()
-            .transpose()
-            .map(|page| page.map(|_| true))
+            })))
         }),
         ListChatParticipants => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_participants(Some(ListParticipantsOptions {
+            first_page(t.list_participants(Some(ListParticipantsOptions {
                 continuation_token: token,
                 ..Default::default()
-            }))
-            .by_page()
-            .next()
-            .transpose()
-            .map(|page| page.map(|_| true))
+            })))
         }),
         ListChatReadReceipts => chat.get_chat_thread_client(&thread_id).and_then(|t| {
-            t.list_read_receipts(Some(ListReadReceiptsOptions {
+            first_page(t.list_read_receipts(Some(ListReadReceiptsOptions {
                 continuation_token: token,
                 ..Default::default()
-            }))
-            .by_page()
-            .next()
-            .transpose()
-            .map(|page| page.map(|_| true))
+            })))
         }),
         other => return Err(format!("{other:?} is not a list operation")),
     };
