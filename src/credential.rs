@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
+use ureq::http::HeaderValue;
 
 use crate::error::{Error, Result};
 
@@ -238,6 +239,10 @@ struct State {
 
 struct Held {
     token: AccessToken,
+    /// `Bearer <token>` as a ready header value (marked sensitive), built once per token so
+    /// calls do not format and validate it every time; `None` when the token holds bytes a
+    /// header cannot carry (such a call then fails in the transport, as before).
+    bearer: Option<HeaderValue>,
     /// From this time on the token is due for a refresh.
     refresh_at: DateTime<Utc>,
     /// The service answered 401 to it.
@@ -249,6 +254,7 @@ impl Held {
     fn initial(token: AccessToken) -> Self {
         Held {
             refresh_at: token.expires_on - window(),
+            bearer: bearer_value(&token.token),
             token,
             rejected: false,
         }
@@ -264,6 +270,7 @@ impl Held {
             now + (token.expires_on - now) / 2
         };
         Held {
+            bearer: bearer_value(&token.token),
             token,
             refresh_at,
             rejected: false,
@@ -274,6 +281,16 @@ impl Held {
     fn usable(&self, now: DateTime<Utc>) -> Option<&AccessToken> {
         (!self.rejected && self.token.expires_on > now).then_some(&self.token)
     }
+}
+
+/// The `Authorization` header value for `token`, hidden from `Debug` by `set_sensitive`.
+fn bearer_value(token: &str) -> Option<HeaderValue> {
+    let mut text = String::with_capacity("Bearer ".len() + token.len());
+    text.push_str("Bearer ");
+    text.push_str(token);
+    let mut value = HeaderValue::try_from(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 fn window() -> chrono::TimeDelta {
@@ -415,6 +432,18 @@ impl CommunicationTokenCredential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_token(&self) -> Result<AccessToken> {
+        self.current(|held| held.token.clone())
+    }
+
+    /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
+    /// return, from the credential's cache (no copy of the token text), with that token.
+    /// `None` when the token cannot be a header value.
+    pub(crate) fn bearer(&self) -> Result<Option<HeaderValue>> {
+        self.current(|held| held.bearer.clone())
+    }
+
+    /// What `pick` takes from the token to send now, refreshed first when it is due.
+    fn current<R>(&self, pick: impl Fn(&Held) -> R) -> Result<R> {
         let inner = &*self.inner;
         let mut state = inner.lock();
         loop {
@@ -422,7 +451,11 @@ impl CommunicationTokenCredential {
                 return Err(Error::credential("the credential was disposed"));
             }
             let now = Utc::now();
-            let usable = state.current.as_ref().and_then(|h| h.usable(now)).cloned();
+            let usable = state
+                .current
+                .as_ref()
+                .filter(|h| h.usable(now).is_some())
+                .map(&pick);
             let due = match &state.current {
                 Some(held) => held.rejected || now >= held.refresh_at,
                 None => true,
@@ -497,11 +530,13 @@ impl CommunicationTokenCredential {
                         "user access token refreshed; it expires at {}",
                         token.expires_on
                     );
-                    state.current = Some(Held::refreshed(token.clone(), Utc::now()));
+                    let held = Held::refreshed(token, Utc::now());
+                    let picked = pick(&held);
+                    state.current = Some(held);
                     state.failures = 0;
                     state.retry_at = None;
                     state.last_error = None;
-                    return Ok(token);
+                    return Ok(picked);
                 }
                 Err(err) => {
                     state.failures = state.failures.saturating_add(1);
@@ -511,8 +546,8 @@ impl CommunicationTokenCredential {
                     let still_valid = state
                         .current
                         .as_ref()
-                        .and_then(|h| h.usable(Utc::now()))
-                        .cloned();
+                        .filter(|h| h.usable(Utc::now()).is_some())
+                        .map(&pick);
                     if let Some(token) = still_valid {
                         log::warn!(
                             "user access token refresh failed ({err}); using the current token, next attempt in {wait:?}"
@@ -536,6 +571,17 @@ impl CommunicationTokenCredential {
     /// fresh token can be had (there is a refresher), so the call is worth retrying once.
     #[allow(dead_code)] // Called by the chat clients' 401 path.
     pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
+        self.reject(|held| held.token.token == token.token)
+    }
+
+    /// [`invalidate`](Self::invalidate) for the token whose [`bearer`](Self::bearer) value
+    /// was sent.
+    pub(crate) fn invalidate_bearer(&self, sent: &HeaderValue) -> bool {
+        self.reject(|held| held.bearer.as_ref() == Some(sent))
+    }
+
+    /// Marks the current token rejected when `sent_this` says it is the one that was sent.
+    fn reject(&self, sent_this: impl Fn(&Held) -> bool) -> bool {
         if self.inner.refresher.is_none() {
             return false;
         }
@@ -544,7 +590,7 @@ impl CommunicationTokenCredential {
             return false;
         }
         if let Some(held) = state.current.as_mut() {
-            if held.token.token == token.token {
+            if sent_this(held) {
                 held.rejected = true;
             }
         }
@@ -619,6 +665,40 @@ mod tests {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!(r#"{{"exp":{exp},"tag":"{tag}"}}"#));
         format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
+    }
+
+    /// The cached bearer value is `Bearer <current token>`, hidden from Debug, and
+    /// invalidating by it makes the next call refresh.
+    #[test]
+    fn bearer_matches_token_and_invalidates() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(move || {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
+            }),
+        )
+        .expect("valid options");
+        let value = credential
+            .bearer()
+            .expect("refreshed")
+            .expect("header-safe");
+        let token = credential.get_token().expect("cached").token;
+        assert_eq!(
+            value.to_str().ok(),
+            Some(format!("Bearer {token}").as_str()),
+            "bearer value"
+        );
+        let debug = format!("{value:?}");
+        assert!(!debug.contains(&token), "Debug shows the token: {debug}");
+        assert!(credential.invalidate_bearer(&value), "a refresher exists");
+        let next = credential
+            .bearer()
+            .expect("refreshed")
+            .expect("header-safe");
+        assert_ne!(next, value, "a new token after invalidation");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
     }
 
     /// A static token is returned as long as it is valid.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
+use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
@@ -201,24 +202,43 @@ pub(crate) fn query_time(time: &DateTime<Utc>) -> String {
 /// so that after a 401 the credential can be told which token failed.
 struct BearerAuth<'a> {
     credential: &'a CommunicationTokenCredential,
-    last: RefCell<Option<AccessToken>>,
+    last: RefCell<Option<Sent>>,
+}
+
+/// The credential a call's last attempt carried.
+enum Sent {
+    /// The credential's cached header value (the usual case).
+    Header(HeaderValue),
+    /// A token that cannot be a header value, sent as text (the transport then rejects it).
+    Token(AccessToken),
 }
 
 impl Authorize for BearerAuth<'_> {
     fn authorize(&self, request: &mut Request) -> Result<()> {
-        let token = self.credential.get_token()?;
-        // Concatenated by hand: `format!` costs more than the copy itself on this hot path.
-        let mut value = String::with_capacity("Bearer ".len() + token.token.len());
-        value.push_str("Bearer ");
-        value.push_str(&token.token);
-        request.set_header("authorization", value);
-        *self.last.borrow_mut() = Some(token);
+        // The credential keeps `Bearer <token>` ready with the token: no copy of the token,
+        // no formatting and no header validation per attempt.
+        let sent = match self.credential.bearer()? {
+            Some(value) => {
+                request.set_header_value("authorization", value.clone());
+                Sent::Header(value)
+            }
+            None => {
+                let token = self.credential.get_token()?;
+                let mut value = String::with_capacity("Bearer ".len() + token.token.len());
+                value.push_str("Bearer ");
+                value.push_str(&token.token);
+                request.set_header("authorization", value);
+                Sent::Token(token)
+            }
+        };
+        *self.last.borrow_mut() = Some(sent);
         Ok(())
     }
 
     fn on_unauthorized(&self) -> bool {
         match self.last.borrow().as_ref() {
-            Some(token) => self.credential.invalidate(token),
+            Some(Sent::Header(value)) => self.credential.invalidate_bearer(value),
+            Some(Sent::Token(token)) => self.credential.invalidate(token),
             None => false,
         }
     }

@@ -11,6 +11,7 @@ mod resolve;
 mod retry;
 mod url;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,6 +100,25 @@ impl Authorize for NoAuth {
     }
 }
 
+/// A header value: text to validate when sent, or a value validated beforehand (e.g. the
+/// credential's cached `Bearer …`, which is then shared instead of copied per attempt).
+#[derive(Clone)]
+pub(crate) enum HeaderText {
+    /// Checked when the request is sent (an invalid value fails that attempt).
+    Text(String),
+    /// Already a valid header value.
+    Ready(ureq::http::HeaderValue),
+}
+
+impl HeaderText {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            HeaderText::Text(text) => Some(text),
+            HeaderText::Ready(value) => value.to_str().ok(),
+        }
+    }
+}
+
 /// One logical request, authorized afresh for every attempt.
 #[derive(Clone)]
 pub(crate) struct Request {
@@ -107,7 +127,7 @@ pub(crate) struct Request {
     /// The absolute URL (`https://host[:port]/path?query`).
     pub(crate) url: String,
     /// Headers besides the standard ones the pipeline adds.
-    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(Cow<'static, str>, HeaderText)>,
     /// The body, if any (POST/PATCH without one send `Content-Length: 0`).
     pub(crate) body: Option<Vec<u8>>,
     /// Which failures may be retried.
@@ -117,7 +137,7 @@ pub(crate) struct Request {
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header values (Authorization) and the body (message content) never print.
-        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_ref()).collect();
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("path", &self.path())
@@ -142,14 +162,22 @@ impl Request {
 
     /// Adds or replaces a header (names compare case-insensitively).
     pub(crate) fn set_header(&mut self, name: &str, value: impl Into<String>) {
-        let value = value.into();
+        self.put(Cow::Owned(name.to_string()), HeaderText::Text(value.into()));
+    }
+
+    /// [`set_header`](Self::set_header) with a value validated beforehand.
+    pub(crate) fn set_header_value(&mut self, name: &'static str, value: ureq::http::HeaderValue) {
+        self.put(Cow::Borrowed(name), HeaderText::Ready(value));
+    }
+
+    fn put(&mut self, name: Cow<'static, str>, value: HeaderText) {
         match self
             .headers
             .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
         {
             Some(slot) => slot.1 = value,
-            None => self.headers.push((name.to_string(), value)),
+            None => self.headers.push((name, value)),
         }
     }
 
@@ -165,7 +193,7 @@ impl Request {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .and_then(|(_, v)| v.as_str())
     }
 
     /// Sets a body and its content type.
@@ -590,10 +618,12 @@ fn request_head(
     head.uri = ureq::http::Uri::try_from(req.url.as_str())?;
     head.headers.reserve(req.headers.len());
     for (name, value) in &req.headers {
-        head.headers.append(
-            HeaderName::from_bytes(name.as_bytes())?,
-            HeaderValue::from_str(value)?,
-        );
+        let value = match value {
+            HeaderText::Text(text) => HeaderValue::from_str(text)?,
+            HeaderText::Ready(value) => value.clone(),
+        };
+        head.headers
+            .append(HeaderName::from_bytes(name.as_bytes())?, value);
     }
     Ok(head)
 }
