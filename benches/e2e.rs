@@ -506,13 +506,55 @@ fn instructions() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// How long each row of the throughput tables ((b) and (d)) runs.
+const ROW_TIME: Duration = Duration::from_secs(3);
+
+/// Runs `workers` threads for [`ROW_TIME`]: each prepares its step with `prepare`, then, once
+/// every worker is ready, repeats the step until the time is up. Returns the steps completed
+/// and the seconds measured; a worker's error (a failed prepare included) is the run's error.
+fn run_workers<P, S>(workers: usize, prepare: P) -> Result<(u64, f64), BoxError>
+where
+    P: Fn() -> Result<S, String> + Send + Sync + 'static,
+    S: FnMut() -> Result<(), String>,
+{
+    let prepare = Arc::new(prepare);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let barrier = Arc::new(Barrier::new(workers + 1));
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (prepare, stop, done, barrier) =
+                (prepare.clone(), stop.clone(), done.clone(), barrier.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let step = prepare();
+                // Wait for the start even when preparing failed, so the others are not stuck.
+                barrier.wait();
+                let mut step = step?;
+                while !stop.load(Ordering::Relaxed) {
+                    step()?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    barrier.wait();
+    let t0 = Instant::now();
+    std::thread::sleep(ROW_TIME);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().map_err(|_| "a worker panicked")??;
+    }
+    Ok((done.load(Ordering::Relaxed), t0.elapsed().as_secs_f64()))
+}
+
 // ---------------------------------------------------------------------------------------------
 // (b) one ChatClient shared by 1, 2, 4, 8 threads
 
 fn concurrency(failures: &mut Vec<String>) -> Result<(), BoxError> {
     println!(
         "\n## (b) one ChatClient shared by N threads, get_message for {} s each",
-        3
+        ROW_TIME.as_secs()
     );
     let s = setup()?;
     let id = s.thread.send_message("shared", None)?.id;
@@ -527,37 +569,11 @@ fn concurrency(failures: &mut Vec<String>) -> Result<(), BoxError> {
         )?;
         let thread = chat.get_chat_thread_client(s.thread.thread_id())?;
         let before = s.emu.connection_count();
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let barrier = Arc::new(Barrier::new(threads + 1));
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let (thread, id, stop, done, barrier) = (
-                    thread.clone(),
-                    id.clone(),
-                    stop.clone(),
-                    done.clone(),
-                    barrier.clone(),
-                );
-                std::thread::spawn(move || -> Result<(), String> {
-                    barrier.wait();
-                    while !stop.load(Ordering::Relaxed) {
-                        thread.get_message(&id).map_err(|e| e.to_string())?;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        barrier.wait();
-        let t0 = Instant::now();
-        std::thread::sleep(Duration::from_secs(3));
-        stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            h.join().map_err(|_| "a worker panicked")??;
-        }
-        let dt = t0.elapsed().as_secs_f64();
-        let n = done.load(Ordering::Relaxed);
+        let message_id = id.clone();
+        let (n, dt) = run_workers(threads, move || {
+            let (thread, id) = (thread.clone(), message_id.clone());
+            Ok(move || thread.get_message(&id).map(drop).map_err(|e| e.to_string()))
+        })?;
         let conns = s.emu.connection_count() - before;
         println!(
             "| {threads:>7} | {n:>8} | {:>9.0} | {conns:>19} |",
@@ -765,42 +781,18 @@ fn emulator_rps(failures: &mut Vec<String>) -> Result<(), BoxError> {
     println!("|-------------|----------|-----------|---------------------|");
     for conns in [1usize, 8, 64] {
         let before = s.emu.connection_count();
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let barrier = Arc::new(Barrier::new(conns + 1));
-        let handles: Vec<_> = (0..conns)
-            .map(|_| {
-                let (addr, request, stop, done, barrier) = (
-                    addr.clone(),
-                    request.clone(),
-                    stop.clone(),
-                    done.clone(),
-                    barrier.clone(),
-                );
-                std::thread::spawn(move || -> Result<(), String> {
-                    let client = RawClient::connect(&addr, request);
-                    barrier.wait();
-                    let mut client = client.map_err(|e| e.to_string())?;
-                    while !stop.load(Ordering::Relaxed) {
-                        let status = client.roundtrip().map_err(|e| e.to_string())?;
-                        if status != 200 {
-                            return Err(format!("get-message answered {status}"));
-                        }
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(())
-                })
+        let (addr, request) = (addr.clone(), request.clone());
+        let (n, dt) = run_workers(conns, move || {
+            let mut client =
+                RawClient::connect(&addr, request.clone()).map_err(|e| e.to_string())?;
+            Ok(move || -> Result<(), String> {
+                let status = client.roundtrip().map_err(|e| e.to_string())?;
+                if status != 200 {
+                    return Err(format!("get-message answered {status}"));
+                }
+                Ok(())
             })
-            .collect();
-        barrier.wait();
-        let t0 = Instant::now();
-        std::thread::sleep(Duration::from_secs(3));
-        stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            h.join().map_err(|_| "a client panicked")??;
-        }
-        let dt = t0.elapsed().as_secs_f64();
-        let n = done.load(Ordering::Relaxed);
+        })?;
         let opened = s.emu.connection_count() - before;
         println!(
             "| {conns:>11} | {n:>8} | {:>9.0} | {opened:>19} |",
