@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::paging::{Cursor, PageParams};
-use super::store::{lock, Content, Message, Thread};
+use super::store::{lock, merge_metadata, Content, Message, Thread};
 use super::{created, no_content, render, Ctx};
 use crate::wire::{
     encode_thread_id_for_location, json_response, parse_object, parse_string_map, ApiError,
@@ -216,15 +216,7 @@ pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
             *message = c;
         }
         if let Some(patch) = metadata {
-            let mut merged = m.metadata.take().unwrap_or_default();
-            for (k, v) in patch {
-                if v.as_str().is_some_and(str::is_empty) {
-                    merged.remove(&k);
-                } else {
-                    merged.insert(k, v);
-                }
-            }
-            m.metadata = Some(merged);
+            merge_metadata(&mut m.metadata, patch);
         }
         m.edited_ms = Some(stamp);
     }

@@ -143,6 +143,20 @@ pub(crate) struct Receipt {
     pub(crate) read_ms: i64,
 }
 
+/// Applies a metadata patch: each key in `patch` takes its value, except that an empty string
+/// removes the key. A thread's and a message's metadata are patched the same way.
+pub(crate) fn merge_metadata(metadata: &mut Option<Map<String, Value>>, patch: Map<String, Value>) {
+    let mut merged = metadata.take().unwrap_or_default();
+    for (k, v) in patch {
+        if v.as_str().is_some_and(str::is_empty) {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    *metadata = Some(merged);
+}
+
 /// One chat thread.
 #[derive(Debug)]
 pub(crate) struct Thread {

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::paging::{Cursor, PageParams};
-use super::store::{lock, Content, Participant, Thread};
+use super::store::{lock, merge_metadata, Content, Participant, Thread};
 use super::{created, no_content, render, Ctx};
 use crate::auth::ChatAccess;
 use crate::wire::{
@@ -301,17 +301,7 @@ pub(crate) fn update(ctx: &Ctx, tid: &str) -> ApiResult {
     if let Some(md) = metadata {
         match md {
             None => t.metadata = None,
-            Some(patch) => {
-                let mut merged = t.metadata.take().unwrap_or_default();
-                for (k, v) in patch {
-                    if v.as_str().is_some_and(str::is_empty) {
-                        merged.remove(&k);
-                    } else {
-                        merged.insert(k, v);
-                    }
-                }
-                t.metadata = Some(merged);
-            }
+            Some(patch) => merge_metadata(&mut t.metadata, patch),
         }
     }
     if let Some(r) = retention {
