@@ -15,6 +15,10 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod common;
+
+use common::enc;
+
 const KEY: &[u8] = b"identity-wire-test-key-0123456789";
 
 /// A server on 127.0.0.1 with the known key: either the identity routes alone on their own
@@ -279,23 +283,10 @@ impl Server {
     fn issue(&self, user: &str, body: &str) -> Resp {
         let target = format!(
             "/identities/{}/:issueAccessToken?api-version=2023-10-01",
-            encode(user)
+            enc(user)
         );
         self.call("POST", &target, body.as_bytes())
     }
-}
-
-/// Percent-encodes everything outside the unreserved set, as the Python SDK does for ids.
-fn encode(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Decodes a token's payload the way Python's CommunicationTokenCredential does: the standard
@@ -477,7 +468,7 @@ fn revoke_access_tokens_rejects_earlier_tokens() {
         .to_owned();
     let target = format!(
         "/identities/{}/:revokeAccessTokens?api-version=2023-10-01",
-        encode(&user)
+        enc(&user)
     );
     let resp = server.call("POST", &target, b"");
     assert_eq!(resp.status, 204, "{resp:?}");
@@ -496,7 +487,7 @@ fn revoke_access_tokens_rejects_earlier_tokens() {
     );
     let other = format!(
         "/identities/{}/:revokeAccessTokens?api-version=2023-10-01",
-        encode("8:acs:x_y")
+        enc("8:acs:x_y")
     );
     assert_eq!(server.call("POST", &other, b"").status, 404);
 }
@@ -510,7 +501,7 @@ fn delete_identity_invalidates_user() {
         .as_str()
         .expect("token")
         .to_owned();
-    let target = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    let target = format!("/identities/{}?api-version=2023-10-01", enc(&user));
     let resp = server.call("DELETE", &target, b"");
     assert_eq!(resp.status, 204, "{resp:?}");
     assert_eq!(
@@ -612,16 +603,16 @@ fn hmac_failures_return_401() {
     s.target = "/identities?api-version=2022-10-01".into();
     cases.push(("tampered query", s));
     let user = server.create_user();
-    let signed_path = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    let signed_path = format!("/identities/{}?api-version=2023-10-01", enc(&user));
     let mut s = sign("DELETE", &signed_path, &host, b"", KEY, &date);
     s.target = format!(
         "/identities/{}?api-version=2023-10-01",
-        encode(&server.create_user())
+        enc(&server.create_user())
     );
     cases.push(("tampered path", s));
     let mut s = sign("POST", target, &host, body, KEY, &date);
     s.method = "DELETE".into();
-    s.target = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    s.target = format!("/identities/{}?api-version=2023-10-01", enc(&user));
     cases.push(("tampered method", s));
     let stale = rfc1123(now - chrono::Duration::minutes(20));
     cases.push(("stale date", sign("POST", target, &host, body, KEY, &stale)));
@@ -716,7 +707,7 @@ fn unknown_routes_answer_in_error_shape() {
     let user = server.create_user();
     let target = format!(
         "/identities/{}/:frobnicate?api-version=2023-10-01",
-        encode(&user)
+        enc(&user)
     );
     let resp = server.call("POST", &target, b"");
     assert_eq!(
@@ -724,7 +715,7 @@ fn unknown_routes_answer_in_error_shape() {
         (404, "NotFound".into()),
         "{resp:?}"
     );
-    let target = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    let target = format!("/identities/{}?api-version=2023-10-01", enc(&user));
     let resp = server.call("GET", &target, b"");
     assert_eq!(resp.status, 405, "{resp:?}");
     assert_eq!(resp.error_code(), "MethodNotAllowed");
@@ -768,7 +759,7 @@ fn chat_call_rejects_revoked_and_deleted_users_tokens() {
 
     let revoke = format!(
         "/identities/{}/:revokeAccessTokens?api-version=2023-10-01",
-        encode(&user)
+        enc(&user)
     );
     assert_eq!(server.call("POST", &revoke, b"").status, 204, "revoke");
     let resp = server.list_threads(&old);
@@ -784,7 +775,7 @@ fn chat_call_rejects_revoked_and_deleted_users_tokens() {
         "token issued right after revoke: {resp:?}"
     );
 
-    let delete = format!("/identities/{}?api-version=2023-10-01", encode(&user));
+    let delete = format!("/identities/{}?api-version=2023-10-01", enc(&user));
     assert_eq!(server.call("DELETE", &delete, b"").status, 204, "delete");
     let resp = server.list_threads(&new);
     assert_eq!(
