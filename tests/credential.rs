@@ -16,6 +16,11 @@ use acs_chat::{
 use acs_chat_emulator::Emulator;
 use chrono::Utc;
 
+#[allow(dead_code)] // this test crate uses only some of the shared helpers
+mod common;
+
+use common::chat_client;
+
 /// Every log record any test in this binary produced, formatted with its arguments.
 fn captured_logs() -> &'static Mutex<Vec<String>> {
     static LOGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
@@ -183,11 +188,7 @@ fn run_sixteen_threads(proactive_refresh: bool) {
     );
     // And the last token really works against the service.
     let last = record.issued.last().expect("a token").token.clone();
-    let chat = ChatClient::new(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(last).expect("jwt"),
-    )
-    .expect("chat client");
+    let chat = chat_client(&emu.endpoint(), &last);
     chat.create_chat_thread("works", None)
         .expect("the refreshed token is accepted");
 }
@@ -325,11 +326,7 @@ fn get_token_revoked_token_is_refreshed_on_next_call() {
     let (other, token) = identity
         .create_user_and_token(&[CommunicationTokenScope::Chat], None)
         .expect("user and token");
-    let fixed = ChatClient::new(
-        &emu.endpoint(),
-        CommunicationTokenCredential::new(token.token).expect("jwt"),
-    )
-    .expect("chat client");
+    let fixed = chat_client(&emu.endpoint(), &token.token);
     fixed
         .create_chat_thread("ok", None)
         .expect("works before revoking");
