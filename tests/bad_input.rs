@@ -2,8 +2,6 @@
 //! inputs that are invalid client-side send no request at all (the emulator's request count
 //! proves it).
 
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -18,7 +16,7 @@ use acs_chat_emulator::Emulator;
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{chat_client, chat_client_with, new_thread_client, read_request};
+use common::{chat_client, chat_client_with, new_thread_client, serve};
 
 struct Ctx {
     emu: Emulator,
@@ -449,24 +447,15 @@ fn expired_token_sends_nothing() {
 /// Ids with path characters reach the service as exactly one encoded segment.
 #[test]
 fn hostile_ids_stay_one_path_segment() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
     let targets = Arc::new(Mutex::new(Vec::new()));
     let targets2 = Arc::clone(&targets);
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let Some(request) = read_request(&mut reader) else {
-                continue;
-            };
-            targets2.lock().expect("lock").push(request.target);
-            let body = r#"{"error":{"code":"NotFound","message":"no"}}"#;
-            let _ = stream.write_all(
-                format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
-                    .as_bytes(),
-            );
-        }
+    let base = serve(move |_, request| {
+        targets2.lock().expect("lock").push(request.target);
+        let body = r#"{"error":{"code":"NotFound","message":"no"}}"#;
+        format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
     });
     let emu = Emulator::start().expect("emulator");
     let chat = chat_client(&base, &emu.user_with_token().1);

@@ -1,8 +1,6 @@
 //! `ChatClient` against the in-process emulator: every operation, paging with exact request
 //! counts, error statuses, and the token never leaving the configured endpoint.
 
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -17,7 +15,7 @@ use acs_chat_emulator::Emulator;
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{chat_client, chat_client_with, new_thread, read_request};
+use common::{chat_client, chat_client_with, new_thread, serve};
 
 /// Clients are Clone + Send + Sync (checked at compile time).
 #[test]
@@ -416,31 +414,22 @@ struct Capture {
 fn capture_server(
     reply: impl Fn(usize) -> (u16, String, Vec<(String, String)>) + Send + 'static,
 ) -> Capture {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = Arc::clone(&seen);
-    thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let Some(request) = read_request(&mut reader) else {
-                continue;
-            };
-            let auth = request.header("authorization").map(str::to_owned);
-            seen2.lock().expect("lock").push((request.target, auth));
-            let (status, body, headers) = reply(n);
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            out.push_str(&body);
-            let _ = stream.write_all(out.as_bytes());
+    let base = serve(move |n, request| {
+        let auth = request.header("authorization").map(str::to_owned);
+        seen2.lock().expect("lock").push((request.target, auth));
+        let (status, body, headers) = reply(n);
+        let mut out = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
         }
+        out.push_str("\r\n");
+        out.push_str(&body);
+        out
     });
     Capture { base, seen }
 }

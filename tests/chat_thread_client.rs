@@ -2,8 +2,6 @@
 //! request counts, error statuses, and the exact requests on the wire.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -18,7 +16,7 @@ use acs_chat_emulator::Emulator;
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{chat_client, new_thread_client, read_request};
+use common::{chat_client, new_thread_client, serve};
 
 struct Fixture {
     emu: Emulator,
@@ -541,31 +539,19 @@ struct Wire {
 
 /// A server that records requests and answers each with the given status and body.
 fn recorder(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<Wire>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = Arc::clone(&seen);
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let Some(request) = read_request(&mut reader) else {
-                continue;
-            };
-            seen2.lock().expect("lock").push(Wire {
-                content_type: request.header("content-type").map(str::to_owned),
-                body: String::from_utf8_lossy(&request.body).into_owned(),
-                method: request.method,
-                target: request.target,
-            });
-            let _ = stream.write_all(
-                format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
-        }
+    let base = serve(move |_, request| {
+        seen2.lock().expect("lock").push(Wire {
+            content_type: request.header("content-type").map(str::to_owned),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+            method: request.method,
+            target: request.target,
+        });
+        format!(
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
     });
     (base, seen)
 }

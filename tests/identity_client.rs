@@ -16,7 +16,7 @@ use chrono::Utc;
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{read_request, Request};
+use common::{serve, Request};
 
 fn client(emu: &Emulator) -> CommunicationIdentityClient {
     CommunicationIdentityClient::from_connection_string(&emu.connection_string())
@@ -512,44 +512,33 @@ fn create_user_is_not_retried_when_maybe_processed() {
 /// A one-request-per-connection HTTP server that records each request and answers the way
 /// the Identity API does. Returns its endpoint and the recorded requests.
 fn capture_server() -> (String, Arc<Mutex<Vec<Request>>>) {
-    use std::io::{BufReader, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-            let Some(request) = read_request(&mut reader) else {
-                continue;
-            };
-            let (status, json) = if request.method == "DELETE" {
-                ("204 No Content", String::new())
-            } else if request.target.contains(":issueAccessToken") {
-                (
-                    "200 OK",
-                    r#"{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}"#.to_owned(),
-                )
-            } else if request.body.is_empty() {
-                (
-                    "201 Created",
-                    r#"{"identity":{"id":"8:acs:r_u"}}"#.to_owned(),
-                )
-            } else {
-                (
-                    "201 Created",
-                    r#"{"identity":{"id":"8:acs:r_u"},"accessToken":{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}}"#
-                        .to_owned(),
-                )
-            };
-            record.lock().expect("record").push(request);
-            let reply = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
-                json.len()
-            );
-            let _ = stream.write_all(reply.as_bytes());
-        }
+    let endpoint = serve(move |_, request| {
+        let (status, json) = if request.method == "DELETE" {
+            ("204 No Content", String::new())
+        } else if request.target.contains(":issueAccessToken") {
+            (
+                "200 OK",
+                r#"{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}"#.to_owned(),
+            )
+        } else if request.body.is_empty() {
+            (
+                "201 Created",
+                r#"{"identity":{"id":"8:acs:r_u"}}"#.to_owned(),
+            )
+        } else {
+            (
+                "201 Created",
+                r#"{"identity":{"id":"8:acs:r_u"},"accessToken":{"token":"a.b.c","expiresOn":"2030-01-01T00:00:00Z"}}"#
+                    .to_owned(),
+            )
+        };
+        record.lock().expect("record").push(request);
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+            json.len()
+        )
     });
     (endpoint, seen)
 }

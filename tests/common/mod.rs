@@ -1,10 +1,12 @@
 //! Setup shared by the SDK's integration tests: chat clients and threads on an endpoint, and
-//! the request reader behind the tests' own loopback HTTP servers.
+//! the tests' own loopback HTTP servers (request reader included).
 //!
 //! Every integration test file is its own crate and uses only some of these helpers, so each
 //! `mod common;` line carries `#[allow(dead_code)]`.
 
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::thread;
 
 use acs_chat::{ChatClient, ChatClientOptions, ChatThreadClient, CommunicationTokenCredential};
 
@@ -93,4 +95,23 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     request.body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut request.body).ok()?;
     Some(request)
+}
+
+/// Starts a loopback HTTP/1.1 server (one request per connection) that reads each request and
+/// writes back the raw response `answer(connection_number, request)` returns. Returns the
+/// server's base URL (`http://127.0.0.1:PORT`); the server lives as long as the test process.
+pub fn serve(mut answer: impl FnMut(usize, Request) -> String + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let Some(request) = read_request(&mut reader) else {
+                continue;
+            };
+            let _ = stream.write_all(answer(n, request).as_bytes());
+        }
+    });
+    base
 }

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::common::{read_request, Request};
+use crate::common::{serve, Request};
 
 /// The chat operations, as the swagger names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -661,16 +661,22 @@ pub struct CaptureServer {
 
 impl CaptureServer {
     pub fn start() -> CaptureServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
         let seen: Shared<Vec<Request>> = Default::default();
         let queue: Shared<std::collections::VecDeque<(u16, String)>> = Default::default();
         let (seen_by_server, queue_for_server) = (seen.clone(), queue.clone());
-        // The thread ends with the test process; it only ever answers loopback requests.
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                serve_one(stream, &seen_by_server, &queue_for_server);
+        let endpoint = serve(move |_, request| {
+            if let Ok(mut list) = seen_by_server.lock() {
+                list.push(request);
             }
+            let (status, answer) = queue_for_server
+                .lock()
+                .ok()
+                .and_then(|mut q| q.pop_front())
+                .unwrap_or_else(|| (200, r#"{"value":[]}"#.to_string()));
+            format!(
+                "HTTP/1.1 {status} Recorded\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
         });
         CaptureServer {
             endpoint,
@@ -701,32 +707,6 @@ impl CaptureServer {
     pub fn take(&self) -> Vec<String> {
         self.take_requests().into_iter().map(|c| c.target).collect()
     }
-}
-
-fn serve_one(
-    stream: std::net::TcpStream,
-    seen: &Shared<Vec<Request>>,
-    queue: &Shared<std::collections::VecDeque<(u16, String)>>,
-) {
-    use std::io::{BufReader, Write};
-    let mut reader = BufReader::new(stream);
-    let Some(request) = read_request(&mut reader) else {
-        return;
-    };
-    if let Ok(mut list) = seen.lock() {
-        list.push(request);
-    }
-    let (status, answer) = queue
-        .lock()
-        .ok()
-        .and_then(|mut q| q.pop_front())
-        .unwrap_or_else(|| (200, r#"{"value":[]}"#.to_string()));
-    let response = format!(
-        "HTTP/1.1 {status} Recorded\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-        answer.len()
-    );
-    let mut stream = reader.into_inner();
-    let _ = stream.write_all(response.as_bytes());
 }
 
 /// A JWT-shaped token valid for an hour (the client only reads `exp`).
