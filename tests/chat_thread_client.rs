@@ -38,6 +38,25 @@ fn fixture() -> Fixture {
     }
 }
 
+impl Fixture {
+    /// A new user with an hour-long chat token, added to the fixture's thread: their id and a
+    /// client for the thread signed as them.
+    fn add_user(&self) -> (CommunicationIdentifier, ChatThreadClient) {
+        let user = self.emu.create_user();
+        let token = self
+            .emu
+            .issue_token(&user, &["chat"], std::time::Duration::from_secs(3600));
+        let id = CommunicationIdentifier::communication_user(&user);
+        self.thread
+            .add_participant(&ChatParticipant::new(id.clone()))
+            .expect("add participant");
+        let thread = chat_client(&self.emu.endpoint(), &token)
+            .get_chat_thread_client(self.thread.thread_id())
+            .expect("thread client");
+        (id, thread)
+    }
+}
+
 fn user_messages(thread: &ChatThreadClient) -> Vec<ChatMessage> {
     thread
         .list_messages(None)
@@ -357,18 +376,7 @@ fn get_message_unknown_is_404() {
 #[test]
 fn send_read_receipt_then_list_read_receipts() {
     let f = fixture();
-    let bob = f.emu.create_user();
-    let bob_token = f
-        .emu
-        .issue_token(&bob, &["chat"], std::time::Duration::from_secs(3600));
-    f.thread
-        .add_participant(&ChatParticipant::new(
-            CommunicationIdentifier::communication_user(&bob),
-        ))
-        .expect("add bob");
-    let bob_thread = chat_client(&f.emu.endpoint(), &bob_token)
-        .get_chat_thread_client(f.thread.thread_id())
-        .expect("thread client");
+    let (_bob, bob_thread) = f.add_user();
     let id = f.thread.send_message("read me", None).expect("send").id;
     f.thread.send_read_receipt(&id).expect("alice receipt");
     bob_thread.send_read_receipt(&id).expect("bob receipt");
@@ -484,17 +492,7 @@ fn add_participant_rejected_is_error() {
 #[test]
 fn removed_participant_gets_403() {
     let f = fixture();
-    let bob = f.emu.create_user();
-    let bob_token = f
-        .emu
-        .issue_token(&bob, &["chat"], std::time::Duration::from_secs(3600));
-    let bob_id = CommunicationIdentifier::communication_user(&bob);
-    f.thread
-        .add_participant(&ChatParticipant::new(bob_id.clone()))
-        .expect("add");
-    let bob_thread = chat_client(&f.emu.endpoint(), &bob_token)
-        .get_chat_thread_client(f.thread.thread_id())
-        .expect("thread client");
+    let (bob_id, bob_thread) = f.add_user();
     bob_thread.get_properties().expect("bob can read");
     f.thread.remove_participant(&bob_id).expect("remove");
     let err = bob_thread.get_properties().expect_err("removed");
