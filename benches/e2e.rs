@@ -136,6 +136,18 @@ fn setup() -> Result<Setup, BoxError> {
     Ok(Setup { emu, token, thread })
 }
 
+impl Setup {
+    /// A client for the same thread through a new `ChatClient` (its own, empty connection
+    /// pool) on `endpoint`.
+    fn new_thread_client(&self, endpoint: &str) -> Result<ChatThreadClient, BoxError> {
+        let chat = ChatClient::new(
+            endpoint,
+            CommunicationTokenCredential::new(self.token.clone())?,
+        )?;
+        Ok(chat.get_chat_thread_client(self.thread.thread_id())?)
+    }
+}
+
 /// A thread id as one path segment, as the SDK and the official SDKs encode it.
 fn encode_thread_id(id: &str) -> String {
     id.replace('%', "%25")
@@ -452,11 +464,7 @@ fn floor() -> Result<(), BoxError> {
     println!("\nBy name: endpoint http://localhost:PORT for both sides");
     let by_name = s.emu.endpoint().replace("127.0.0.1", "localhost");
     let floor_name = Floor::new(&by_name, &s.token, s.thread.thread_id(), None, false);
-    let sdk_name = ChatClient::new(
-        &by_name,
-        CommunicationTokenCredential::new(s.token.clone())?,
-    )?
-    .get_chat_thread_client(s.thread.thread_id())?;
+    let sdk_name = s.new_thread_client(&by_name)?;
     compare(
         "get_message @localhost",
         rounds,
@@ -563,11 +571,7 @@ fn concurrency(failures: &mut Vec<String>) -> Result<(), BoxError> {
     for threads in [1usize, 2, 4, 8] {
         // A fresh client per row, so its pool starts empty and every connection it opens
         // is counted.
-        let chat = ChatClient::new(
-            &s.emu.endpoint(),
-            CommunicationTokenCredential::new(s.token.clone())?,
-        )?;
-        let thread = chat.get_chat_thread_client(s.thread.thread_id())?;
+        let thread = s.new_thread_client(&s.emu.endpoint())?;
         let before = s.emu.connection_count();
         let message_id = id.clone();
         let (n, dt) = run_workers(threads, move || {
