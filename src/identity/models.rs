@@ -198,17 +198,26 @@ pub(crate) fn to_python_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 /// A `serde_json` formatter with Python's default separators.
 struct PythonFormatter;
 
+/// Python's item separator, `", "`, written before every array item and object key but the
+/// first.
+fn python_item_separator<W: ?Sized + std::io::Write>(
+    writer: &mut W,
+    first: bool,
+) -> std::io::Result<()> {
+    if first {
+        Ok(())
+    } else {
+        writer.write_all(b", ")
+    }
+}
+
 impl serde_json::ser::Formatter for PythonFormatter {
     fn begin_array_value<W: ?Sized + std::io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_key<W: ?Sized + std::io::Write>(
@@ -216,11 +225,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
         writer: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
+        python_item_separator(writer, first)
     }
 
     fn begin_object_value<W: ?Sized + std::io::Write>(
