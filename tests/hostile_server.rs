@@ -11,9 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use acs_chat::identity::{
+    AzureKeyCredential, CommunicationIdentityClient, CommunicationIdentityClientOptions,
+    CommunicationTokenScope,
+};
 use acs_chat::{
-    ChatClient, ChatClientOptions, CommunicationTokenCredential, Error, ListChatThreadsOptions,
-    RetryOptions,
+    ChatClient, ChatClientOptions, ChatParticipant, CommunicationIdentifier,
+    CommunicationTokenCredential, Error, ListChatThreadsOptions, RetryOptions,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -28,6 +32,8 @@ const BODY_LIMIT: u64 = 256 * 1024;
 const MAX_PAGES: usize = 3;
 /// The token's signature part: distinctive, so a leak is easy to spot.
 const SIGNATURE: &str = "hostileServerSecretSignature0123456789";
+/// The identity client's access key: base64 of a distinctive text, so a leak is easy to spot.
+const ACCESS_KEY: &str = "aG9zdGlsZS1zZXJ2ZXItYWNjZXNzLWtleS1zZWNyZXQ=";
 /// A syntactically valid thread id for calls that name one.
 const THREAD_ID: &str = "19:hostile@thread.v2";
 
@@ -255,10 +261,58 @@ enum Op {
     UpdateTopic,
     ListThreads,
     ListMessages,
+    ListParticipants,
+    ListReceipts,
+    AddParticipant,
+    CreateUser,
+    CreateUserAndToken,
+    GetToken,
 }
 
-fn call(op: Op, chat: &ChatClient) -> Result<(), Error> {
+impl Op {
+    fn is_identity(self) -> bool {
+        matches!(self, Op::CreateUser | Op::CreateUserAndToken | Op::GetToken)
+    }
+
+    fn is_list(self) -> bool {
+        matches!(
+            self,
+            Op::ListThreads | Op::ListMessages | Op::ListParticipants | Op::ListReceipts
+        )
+    }
+}
+
+/// The clients of one case, all on the hostile server.
+struct Clients {
+    chat: ChatClient,
+    identity: CommunicationIdentityClient,
+}
+
+impl Clients {
+    fn new(server: &Server, token: &str, body_limit: u64) -> Clients {
+        let credential = CommunicationTokenCredential::new(token).expect("token");
+        let chat = ChatClient::with_options(&server.endpoint(), credential, options(body_limit))
+            .expect("chat client");
+        let identity_options = CommunicationIdentityClientOptions {
+            call_timeout: CALL_TIMEOUT,
+            connect_timeout: Duration::from_secs(1),
+            retry: options(body_limit).retry,
+            ..Default::default()
+        };
+        let identity = CommunicationIdentityClient::with_options(
+            &server.endpoint(),
+            AzureKeyCredential::new(ACCESS_KEY).expect("access key"),
+            identity_options,
+        )
+        .expect("identity client");
+        Clients { chat, identity }
+    }
+}
+
+fn call(op: Op, clients: &Clients) -> Result<(), Error> {
+    let chat = &clients.chat;
     let thread = || chat.get_chat_thread_client(THREAD_ID);
+    let user = || CommunicationIdentifier::communication_user("8:acs:hostile_user");
     match op {
         Op::GetThread => chat.get_chat_thread(THREAD_ID).map(drop),
         Op::CreateThread => chat.create_chat_thread("hostile", None).map(drop),
@@ -285,6 +339,28 @@ fn call(op: Op, chat: &ChatClient) -> Result<(), Error> {
             }
             Ok(())
         }
+        Op::ListParticipants => {
+            for page in thread()?.list_participants(None).by_page().take(MAX_PAGES) {
+                page?;
+            }
+            Ok(())
+        }
+        Op::ListReceipts => {
+            for page in thread()?.list_read_receipts(None).by_page().take(MAX_PAGES) {
+                page?;
+            }
+            Ok(())
+        }
+        Op::AddParticipant => thread()?.add_participant(&ChatParticipant::new(user())),
+        Op::CreateUser => clients.identity.create_user().map(drop),
+        Op::CreateUserAndToken => clients
+            .identity
+            .create_user_and_token(&[CommunicationTokenScope::Chat], None)
+            .map(drop),
+        Op::GetToken => clients
+            .identity
+            .get_token(&user(), &[CommunicationTokenScope::Chat], None)
+            .map(drop),
     }
 }
 
@@ -299,10 +375,14 @@ enum Expect {
     Transport,
     Timeout,
     Unexpected,
+    Rejected,
+    Credential,
     /// A body that promised more than it sent: cut short, or refused as over the limit.
     TruncatedOrTooLarge,
     /// Determined only by the HTTP client's reading of broken framing: any typed error.
     AnyError,
+    /// The call must succeed: odd but valid data is accepted.
+    Success,
     /// The call may succeed (e.g. a page whose hostile `nextLink` is neutralised).
     OkOrError,
 }
@@ -310,7 +390,7 @@ enum Expect {
 impl Expect {
     fn accepts(self, result: &Result<(), Error>) -> bool {
         match (self, result) {
-            (Expect::OkOrError, _) => true,
+            (Expect::OkOrError, _) | (Expect::Success, Ok(())) => true,
             (_, Ok(())) => false,
             (Expect::AnyError, Err(_)) => true,
             (Expect::Service(s), Err(Error::Service(e))) => e.status == s,
@@ -321,6 +401,8 @@ impl Expect {
             (Expect::Transport, Err(Error::Transport { .. })) => true,
             (Expect::Timeout, Err(Error::Timeout(_))) => true,
             (Expect::Unexpected, Err(Error::UnexpectedResponse(_))) => true,
+            (Expect::Rejected, Err(Error::ParticipantRejected(_))) => true,
+            (Expect::Credential, Err(Error::Credential { .. })) => true,
             (
                 Expect::TruncatedOrTooLarge,
                 Err(Error::TruncatedBody { .. } | Error::BodyTooLarge { .. }),
@@ -377,11 +459,9 @@ fn error_texts(e: &Error) -> String {
 fn run(case: &Case) -> Option<String> {
     let server = Server::always(case.act.clone());
     let token = token();
-    let credential = CommunicationTokenCredential::new(token.clone()).expect("token");
-    let chat = ChatClient::with_options(&server.endpoint(), credential, options(case.body_limit))
-        .expect("client");
+    let clients = Clients::new(&server, &token, case.body_limit);
     let started = Instant::now();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(case.op, &chat)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(case.op, &clients)));
     let elapsed = started.elapsed();
     let name = &case.name;
     let Ok(result) = result else {
@@ -391,7 +471,7 @@ fn run(case: &Case) -> Option<String> {
     if !case.expect.accepts(&result) {
         problems.push(format!("expected {:?}, got {result:?}", case.expect));
     }
-    let pages = if matches!(case.op, Op::ListThreads | Op::ListMessages) {
+    let pages = if case.op.is_list() {
         MAX_PAGES as u32
     } else {
         1
@@ -401,13 +481,20 @@ fn run(case: &Case) -> Option<String> {
     }
     if let Err(e) = &result {
         let text = error_texts(e);
-        if text.contains(SIGNATURE) || text.contains(&token) {
-            problems.push(format!("the error shows the token: {text}"));
+        if text.contains(SIGNATURE) || text.contains(&token) || text.contains(ACCESS_KEY) {
+            problems.push(format!("the error shows a secret: {text}"));
         }
     }
     let heads = server.heads();
-    if !heads.iter().any(|h| h.contains(&format!("Bearer {token}"))) {
-        problems.push(format!("the server never saw the token; heads: {heads:?}"));
+    let sent = if case.op.is_identity() {
+        "HMAC-SHA256".to_string()
+    } else {
+        format!("Bearer {token}")
+    };
+    if !heads.iter().any(|h| h.contains(&sent)) {
+        problems.push(format!(
+            "the server never saw the credential; heads: {heads:?}"
+        ));
     }
     (!problems.is_empty()).then(|| format!("{name} ({:?}): {}", case.op, problems.join("; ")))
 }
@@ -521,7 +608,27 @@ fn table() -> Vec<Case> {
         case("300 without Location", GetThread, json("300 Multiple Choices", b"{}"), Redirect(300)),
         case("304 for a read", GetThread, Act::Raw(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n".to_vec()), Redirect(304)),
         case("399", SendMessage, json("399 Odd", b"{}"), Redirect(399)),
-        case("update answered 200 with garbage", UpdateTopic, json("200 OK", b"\xff garbage"), OkOrError),
+        case("page of wrong participants", ListParticipants, json("200 OK", b"{\"value\":[{\"communicationIdentifier\":5}]}"), Decode(200)),
+        case("page of participants with odd identifiers", ListParticipants, json("200 OK", "{\"value\":[{\"communicationIdentifier\":{\"rawId\":\"8:\u{e9}:\u{1F600}\"}},{\"communicationIdentifier\":{\"rawId\":\"4:\",\"phoneNumber\":{}}},{\"communicationIdentifier\":{\"kind\":\"microsoftTeamsUser\",\"microsoftTeamsUser\":{\"userId\":\"\u{e9}\",\"cloud\":\"mars\"}}}]}".as_bytes()), Success),
+        case("page of participants with an empty identifier", ListParticipants, json("200 OK", b"{\"value\":[{\"communicationIdentifier\":{}}]}"), Decode(200)),
+        case("page of wrong read receipts", ListReceipts, json("200 OK", b"{\"value\":[{\"chatMessageId\":1,\"readOn\":\"+999999-01-01T00:00:00Z\"}]}"), Decode(200)),
+        case("read receipt dated year 10000", ListReceipts, json("200 OK", b"{\"value\":[{\"senderCommunicationIdentifier\":{\"rawId\":\"8:acs:x\"},\"chatMessageId\":\"1\",\"readOn\":\"9999-12-31T23:59:59-01:00\"}]}"), Decode(200)),
+        case("add answered with a wrong invalidParticipants", AddParticipant, json("201 Created", b"{\"invalidParticipants\":{\"code\":5}}"), Decode(201)),
+        case("add answered with an unknown invalid participant", AddParticipant, json("201 Created", "{\"invalidParticipants\":[{\"code\":\"\\u0000\",\"message\":\"\u{1F600}\",\"target\":\"8:\u{e9}\"}]}".as_bytes()), Rejected),
+        case("add answered with deep nesting", AddParticipant, json("201 Created", deep.as_bytes()), Decode(201)),
+        case("create user answered {}", CreateUser, json("201 Created", b"{}"), Decode(201)),
+        case("create user answered null identity", CreateUser, json("201 Created", b"{\"identity\":null}"), Decode(201)),
+        case("create user answered invalid UTF-8", CreateUser, json("201 Created", b"{\"identity\":{\"id\":\"\xff\"}}"), Decode(201)),
+        case("user and token answered without a token", CreateUserAndToken, json("201 Created", b"{\"identity\":{\"id\":\"8:acs:x\"}}"), Credential),
+        case("user and token answered with a wrong token", CreateUserAndToken, json("201 Created", b"{\"identity\":{\"id\":\"8:acs:x\"},\"accessToken\":{\"token\":[]}}"), Decode(201)),
+        case("create user answered 409 with odd body", CreateUser, json("409 Conflict", b"{\"error\":[]}"), Service(409)),
+        case("token answered without expiresOn", GetToken, json("200 OK", b"{\"token\":\"a.b.c\"}"), Decode(200)),
+        case("token answered with expiresOn year 0", GetToken, json("200 OK", b"{\"token\":\"a.b.c\",\"expiresOn\":\"0000-01-01T00:00:00Z\"}"), Success),
+        case("token answered with expiresOn garbage", GetToken, json("200 OK", b"{\"token\":\"a.b.c\",\"expiresOn\":\"+275760-09-13T00:00:00.000Z\"}"), Decode(200)),
+        case("token answered with token a number", GetToken, json("200 OK", b"{\"token\":5,\"expiresOn\":\"2030-01-01T00:00:00Z\"}"), Decode(200)),
+        case("token answered over the limit", GetToken, json("200 OK", &vec![b' '; 17 * 1024 * 1024]), TooLarge),
+        case("token answered after a stall", GetToken, Act::RawThenStall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec()), Timeout),
+        case("update answered 200 with garbage", UpdateTopic, json("200 OK", b"\xff garbage"), Success),
         case("update answered 500 with deep nesting", UpdateTopic, json("500 Internal Server Error", deep.as_bytes()), Service(500)),
         // Hostile retry hints: the call ends with the 429/503, never sleeps past its timeout.
         case("Retry-After huge", GetThread, Act::Raw(http("429 Too Many Requests", &["Retry-After: 99999999999999999999999999"], b"{}")), Service(429)),
@@ -632,13 +739,10 @@ fn hostile_next_links_give_typed_errors_or_pages() {
         "200 OK",
         br#"{"value":[],"nextLink":"/chat/threads?a=1\r\nInjected: yes"}"#,
     ));
-    let chat = ChatClient::with_options(
-        &server.endpoint(),
-        CommunicationTokenCredential::new(token()).expect("token"),
-        options(BODY_LIMIT),
-    )
-    .expect("client");
-    let _ = call(Op::ListThreads, &chat);
+    let _ = call(
+        Op::ListThreads,
+        &Clients::new(&server, &token(), BODY_LIMIT),
+    );
     let heads = server.heads();
     assert!(
         !heads.is_empty()
@@ -678,13 +782,10 @@ fn next_links_and_redirects_stay_on_endpoint() {
                 }
             },
         ));
-        let chat = ChatClient::with_options(
-            &server.endpoint(),
-            CommunicationTokenCredential::new(token()).expect("token"),
-            options(BODY_LIMIT),
-        )
-        .expect("client");
-        let result = call(Op::ListThreads, &chat);
+        let result = call(
+            Op::ListThreads,
+            &Clients::new(&server, &token(), BODY_LIMIT),
+        );
         assert!(
             other.heads().is_empty(),
             "nextLink {link:?} reached the other host ({result:?}): {:?}",
@@ -709,13 +810,7 @@ fn next_links_and_redirects_stay_on_endpoint() {
         let act = Act::Raw(http(status, &[&location], b""));
         for op in [Op::GetThread, Op::SendMessage, Op::ListThreads] {
             let server = Server::always(act.clone());
-            let chat = ChatClient::with_options(
-                &server.endpoint(),
-                CommunicationTokenCredential::new(token()).expect("token"),
-                options(BODY_LIMIT),
-            )
-            .expect("client");
-            let result = call(op, &chat);
+            let result = call(op, &Clients::new(&server, &token(), BODY_LIMIT));
             assert!(
                 Expect::Redirect(code).accepts(&result),
                 "{status} for {op:?}: {result:?}"

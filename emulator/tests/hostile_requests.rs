@@ -72,6 +72,9 @@ struct Generated {
     target: Vec<u8>,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
+    /// Sent with `Transfer-Encoding: chunked` (in chunks of this many bytes) instead of
+    /// `Content-Length`.
+    chunked: Option<usize>,
     /// Not valid HTTP/1.1 framing for hyper (raw bytes outside the URI grammar, a header
     /// section over hyper's limit): hyper itself may answer 400/431 with an empty body or
     /// close the connection; the emulator's own error shape is not required then.
@@ -441,11 +444,17 @@ fn generate(rng: &mut Rng, w: &World) -> Generated {
         };
         rng.pick(fitting).to_string()
     };
-    let body = if method == "HEAD" || method == "DELETE" || (method == "GET" && rng.chance(80)) {
+    let mut body = if method == "HEAD" || method == "DELETE" || (method == "GET" && rng.chance(80))
+    {
         Vec::new()
     } else {
         body(rng, route, w, m_body)
     };
+    if m_body && rng.chance(2) {
+        // Over the emulator's 4 MiB request limit.
+        body = format!("{{\"content\":\"{}\"}}", "x".repeat(4 * 1024 * 1024 + 10)).into_bytes();
+    }
+    let chunked = (m_headers && rng.chance(20)).then(|| 1 + rng.below(4096));
 
     let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
     let target_text = String::from_utf8_lossy(&target).into_owned();
@@ -561,6 +570,7 @@ fn generate(rng: &mut Rng, w: &World) -> Generated {
         target,
         headers,
         body,
+        chunked,
         framing_invalid,
         what,
     }
@@ -581,8 +591,21 @@ fn exchange(addr: &str, g: &Generated) -> Result<Answer, String> {
         raw.extend(v);
         raw.extend(b"\r\n");
     }
-    raw.extend(format!("Content-Length: {}\r\n\r\n", g.body.len()).bytes());
-    raw.extend(&g.body);
+    match g.chunked {
+        None => {
+            raw.extend(format!("Content-Length: {}\r\n\r\n", g.body.len()).bytes());
+            raw.extend(&g.body);
+        }
+        Some(size) => {
+            raw.extend(b"Transfer-Encoding: chunked\r\n\r\n");
+            for chunk in g.body.chunks(size) {
+                raw.extend(format!("{:x}\r\n", chunk.len()).bytes());
+                raw.extend(chunk);
+                raw.extend(b"\r\n");
+            }
+            raw.extend(b"0\r\n\r\n");
+        }
+    }
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| format!("timeout: {e}"))?;
@@ -717,6 +740,7 @@ fn normal(addr: &str, token: &str, method: &str, path: &str, body: Option<Value>
         target: format!("{path}?api-version=2025-03-15").into_bytes(),
         headers,
         body,
+        chunked: None,
         framing_invalid: false,
         what: format!("{method} {path}"),
     };
