@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 
 /// How many requests the generator sends at most.
 const REQUESTS: usize = 2_000;
+/// How many threads send them at once.
+const SENDERS: usize = 4;
 /// The generator stops early after this long (debug builds on a loaded machine), printing
 /// how far it got; it is a budget, not an assertion.
 const TIME_BUDGET: Duration = Duration::from_secs(15);
@@ -813,6 +815,51 @@ fn assert_serves_normally(
     (tid, mid)
 }
 
+/// What one sender saw.
+struct Outcome {
+    sent: usize,
+    closed_invalid: usize,
+    statuses: std::collections::BTreeMap<u16, usize>,
+    /// The first request whose answer was wrong, with why.
+    failure: Option<String>,
+}
+
+/// Sends stream `k` of `seed` (its share of [`REQUESTS`]) until done, the time budget is
+/// spent, or an answer is wrong.
+fn send_stream(addr: &str, world: &World, seed: u64, k: u64, started: Instant) -> Outcome {
+    let mut rng = Rng::new(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut out = Outcome {
+        sent: 0,
+        closed_invalid: 0,
+        statuses: Default::default(),
+        failure: None,
+    };
+    for i in 0..REQUESTS / SENDERS {
+        if started.elapsed() > TIME_BUDGET {
+            break;
+        }
+        let g = generate(&mut rng, world);
+        out.sent += 1;
+        let what = || format!("request #{i} of stream {k} (seed {seed}) {}", g.what);
+        match exchange(addr, &g) {
+            Ok(a) => {
+                if let Err(why) = check(&g, &a) {
+                    out.failure = Some(format!("{}: {why}", what()));
+                    break;
+                }
+                *out.statuses.entry(a.status).or_default() += 1;
+            }
+            // hyper may drop a connection whose request is not valid HTTP/1.1.
+            Err(_) if g.framing_invalid => out.closed_invalid += 1,
+            Err(e) => {
+                out.failure = Some(format!("{}: {e}", what()));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Thousands of generated hostile requests get well-formed answers with allowed statuses and
 /// service-shaped errors, and the emulator serves normally afterwards.
 #[test]
@@ -840,27 +887,32 @@ fn generated_hostile_requests_get_well_formed_answers() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(SEED);
-    let mut rng = Rng::new(seed);
+    // Four senders at once, each with its own stream of the seed, so handlers also race
+    // each other on shared state (a poisoned lock or a deadlock shows as a failed request).
     let started = Instant::now();
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+        let senders: Vec<_> = (0..SENDERS as u64)
+            .map(|k| {
+                let world = &world;
+                let addr = addr.as_str();
+                s.spawn(move || send_stream(addr, world, seed, k, started))
+            })
+            .collect();
+        senders
+            .into_iter()
+            .map(|h| h.join().expect("a sender thread panicked"))
+            .collect()
+    });
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-    let mut sent = 0;
-    let mut closed_invalid = 0;
-    for i in 0..REQUESTS {
-        if started.elapsed() > TIME_BUDGET {
-            break;
+    let (mut sent, mut closed_invalid) = (0, 0);
+    for o in &outcomes {
+        if let Some(failure) = &o.failure {
+            panic!("{failure}");
         }
-        let g = generate(&mut rng, &world);
-        sent += 1;
-        match exchange(&addr, &g) {
-            Ok(a) => {
-                if let Err(why) = check(&g, &a) {
-                    panic!("request #{i} (seed {seed}) {}: {why}", g.what);
-                }
-                *statuses.entry(a.status).or_default() += 1;
-            }
-            // hyper may drop a connection whose request is not valid HTTP/1.1.
-            Err(_) if g.framing_invalid => closed_invalid += 1,
-            Err(e) => panic!("request #{i} (seed {seed}) {}: {e}", g.what),
+        sent += o.sent;
+        closed_invalid += o.closed_invalid;
+        for (status, n) in &o.statuses {
+            *statuses.entry(*status).or_default() += n;
         }
     }
     println!(
