@@ -3,6 +3,9 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+
 use crate::http::rebase_next_link;
 
 /// How many pages in a row may come back empty while still pointing at a next page before the
@@ -112,6 +115,11 @@ pub struct Pager<T> {
     /// The token after the current page (for `by_page` on a partly used pager).
     current_token: Option<String>,
     empty_in_a_row: u32,
+    /// Hashes of the requests this walk has made, so that a next-page link leading back to
+    /// any earlier page (A → B → A …) ends the walk instead of looping forever. Eight bytes a
+    /// page, not the page.
+    visited: HashSet<u64>,
+    hasher: RandomState,
 }
 
 impl<T> fmt::Debug for Pager<T> {
@@ -134,6 +142,8 @@ impl<T> Pager<T> {
             buffer: Vec::new().into_iter(),
             current_token: None,
             empty_in_a_row: 0,
+            visited: HashSet::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -151,6 +161,8 @@ impl<T> Pager<T> {
             buffer: Vec::new().into_iter(),
             current_token: None,
             empty_in_a_row: 0,
+            visited: HashSet::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -189,16 +201,23 @@ impl<T> Pager<T> {
             State::Failed(error) => return Some(Err(error)),
             State::Done => return None,
         };
+        self.visited.insert(self.hasher.hash_one(&request));
         let (items, next_link) = match (self.fetch)(&request) {
             Ok(page) => page,
             Err(e) => return Some(Err(e)),
         };
         let next_link = next_link.filter(|link| !link.trim().is_empty());
         if let Some(next) = rebase_next_link(next_link.as_deref(), &self.api_version) {
-            if next == request {
-                return Some(Err(Error::UnexpectedResponse(
-                    "the service's next page link points back at the same page".into(),
-                )));
+            if self.visited.contains(&self.hasher.hash_one(&next)) {
+                // This page's items are still handed out; the walk then ends with the error.
+                self.state = State::Failed(Error::UnexpectedResponse(
+                    "the service's next page link leads back to a page this walk already listed"
+                        .into(),
+                ));
+                return Some(Ok(Page {
+                    items,
+                    continuation_token: None,
+                }));
             }
             if items.is_empty() {
                 self.empty_in_a_row += 1;
@@ -415,15 +434,42 @@ mod tests {
         assert_eq!(pages, vec![vec![2, 3], vec![4]]);
     }
 
-    /// A page whose nextLink is itself ends the walk with an error instead of looping.
+    /// A page whose nextLink is itself hands out its items, then ends the walk with an error.
     #[test]
     fn pager_rejects_self_referencing_page_with_items() {
         let (log, fetch) = fake(vec![(vec![1, 2], Some("/l?page=0"))]);
         let results: Vec<Result<u32>> =
             Pager::new("/l?page=0&api-version=v".into(), "v", fetch).collect();
-        assert_eq!(results.len(), 1, "results: {results:?}");
-        assert!(matches!(results[0], Err(Error::UnexpectedResponse(_))));
+        assert_eq!(results.len(), 3, "results: {results:?}");
+        assert!(
+            matches!(results[..2], [Ok(1), Ok(2)]),
+            "results: {results:?}"
+        );
+        assert!(matches!(results[2], Err(Error::UnexpectedResponse(_))));
         assert_eq!(log.lock().expect("lock").len(), 1);
+    }
+
+    /// Pages whose links cycle (A → B → A) end the walk with an error instead of looping.
+    #[test]
+    fn pager_rejects_cycling_next_links() {
+        let fetch: FetchPage<u32> = Box::new(|req: &str| {
+            if req.contains("page=a") {
+                Ok((vec![1], Some("/l?page=b".to_string())))
+            } else {
+                Ok((vec![2], Some("/l?page=a".to_string())))
+            }
+        });
+        let results: Vec<Result<u32>> =
+            Pager::new("/l?page=a&api-version=v".into(), "v", fetch).collect();
+        assert_eq!(results.len(), 3, "results: {results:?}");
+        assert!(
+            matches!(results[0], Ok(1)) && matches!(results[1], Ok(2)),
+            "results: {results:?}"
+        );
+        assert!(
+            matches!(results[2], Err(Error::UnexpectedResponse(_))),
+            "results: {results:?}"
+        );
     }
 
     /// Endless empty pages with fresh links end after a bounded number of requests.
