@@ -877,3 +877,63 @@ fn stalled_and_trickling_servers_end_within_call_timeout() {
     let n = cases.len();
     run_all(cases, n);
 }
+
+/// A server that never completes the TCP handshake (its accept queue is full, so the kernel drops
+/// our SYNs) makes each attempt fail at the connect timeout; the call gives up with a typed error
+/// after its retries, well before the call timeout, and every attempt was a connect attempt.
+#[test]
+fn unanswered_connect_ends_at_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    // Never accepted: fill the listen backlog (std asks for 128) until a connect no longer
+    // completes; from then on the kernel leaves new handshakes unanswered.
+    let mut held = Vec::new();
+    let mut full = false;
+    for _ in 0..1024 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => held.push(s),
+            Err(_) => {
+                full = true;
+                break;
+            }
+        }
+    }
+    if !full {
+        println!("SKIPPED: this kernel accepted 1024 connections without accept(); cannot stall a handshake here");
+        return;
+    }
+    let connect_timeout = Duration::from_millis(300);
+    let chat = ChatClient::with_options(
+        &format!("http://{addr}"),
+        CommunicationTokenCredential::new(token()).expect("token"),
+        ChatClientOptions {
+            call_timeout: Duration::from_secs(30),
+            connect_timeout,
+            retry: RetryOptions {
+                max_retries: 2,
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+            ..Default::default()
+        },
+    )
+    .expect("client");
+    let started = Instant::now();
+    let result = chat.get_chat_thread(THREAD_ID);
+    let took = started.elapsed();
+    let error = result.expect_err("a handshake that never completes cannot succeed");
+    assert!(
+        matches!(error, Error::Transport { .. } | Error::Timeout(_)),
+        "expected a transport or timeout error, saw {error:?}"
+    );
+    // Three attempts of 300 ms each, plus tiny backoffs: far below the 30 s call timeout.
+    assert!(
+        took >= connect_timeout && took < Duration::from_secs(10),
+        "the call took {took:?} with a {connect_timeout:?} connect timeout"
+    );
+    assert!(
+        !error_texts(&error).contains(SIGNATURE),
+        "the token leaked into {error:?}"
+    );
+    drop(held);
+}
