@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{
-    query_time, ChatClientOptions, ChatThreadClient, ClientInner, CreateChatThreadOptions,
+    ChatClientOptions, ChatThreadClient, ClientInner, CreateChatThreadOptions,
     ListChatThreadsOptions, JSON,
 };
 use crate::credential::CommunicationTokenCredential;
@@ -272,19 +272,10 @@ impl ChatClient {
         options: Option<ListChatThreadsOptions>,
     ) -> Pager<ChatThreadInfo> {
         let options = options.unwrap_or_default();
-        if let Err(e) = super::options::check_page_size(options.results_per_page) {
-            return Pager::failed(e);
-        }
-        let mut query = Vec::new();
-        if let Some(n) = options.results_per_page {
-            query.push(("maxPageSize", n.to_string()));
-        }
-        if let Some(t) = &options.start_time {
-            query.push(("startTime", query_time(t)));
-        }
-        self.inner.pager(
+        self.inner.time_pager(
             "/chat/threads",
-            &query,
+            options.results_per_page,
+            options.start_time.as_ref(),
             options.continuation_token.as_deref(),
         )
     }

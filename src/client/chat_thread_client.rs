@@ -3,9 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::options::{check_page_size, check_skip};
 use super::{
-    query_time, ClientInner, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
+    ClientInner, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     SendMessageOptions, TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
     JSON, MERGE_PATCH,
 };
@@ -280,19 +279,10 @@ impl ChatThreadClient {
     /// ```
     pub fn list_messages(&self, options: Option<ListMessagesOptions>) -> Pager<ChatMessage> {
         let options = options.unwrap_or_default();
-        if let Err(e) = check_page_size(options.results_per_page) {
-            return Pager::failed(e);
-        }
-        let mut query = Vec::new();
-        if let Some(n) = options.results_per_page {
-            query.push(("maxPageSize", n.to_string()));
-        }
-        if let Some(t) = &options.start_time {
-            query.push(("startTime", query_time(t)));
-        }
-        self.inner.pager(
+        self.inner.time_pager(
             &format!("{}/messages", self.thread_path),
-            &query,
+            options.results_per_page,
+            options.start_time.as_ref(),
             options.continuation_token.as_deref(),
         )
     }
@@ -405,8 +395,8 @@ impl ChatThreadClient {
         options: Option<ListReadReceiptsOptions>,
     ) -> Pager<ChatMessageReadReceipt> {
         let options = options.unwrap_or_default();
-        self.skip_pager(
-            "/readReceipts",
+        self.inner.skip_pager(
+            &format!("{}/readReceipts", self.thread_path),
             options.results_per_page,
             options.skip,
             options.continuation_token.as_deref(),
@@ -466,8 +456,8 @@ impl ChatThreadClient {
         options: Option<ListParticipantsOptions>,
     ) -> Pager<ChatParticipant> {
         let options = options.unwrap_or_default();
-        self.skip_pager(
-            "/participants",
+        self.inner.skip_pager(
+            &format!("{}/participants", self.thread_path),
             options.results_per_page,
             options.skip,
             options.continuation_token.as_deref(),
@@ -580,33 +570,5 @@ impl ChatThreadClient {
             )
             .with_json(JSON, identifier)?;
         self.inner.send(request).map(drop)
-    }
-}
-
-impl ChatThreadClient {
-    /// A pager over one of the thread's offset-paged lists (`maxPageSize` and `skip`): read
-    /// receipts and participants. Invalid options give a pager that fails without sending.
-    fn skip_pager<T: serde::de::DeserializeOwned + Send + 'static>(
-        &self,
-        suffix: &str,
-        results_per_page: Option<i32>,
-        skip: Option<i32>,
-        continuation_token: Option<&str>,
-    ) -> Pager<T> {
-        if let Err(e) = check_page_size(results_per_page).and_then(|()| check_skip(skip)) {
-            return Pager::failed(e);
-        }
-        let mut query = Vec::new();
-        if let Some(n) = results_per_page {
-            query.push(("maxPageSize", n.to_string()));
-        }
-        if let Some(n) = skip {
-            query.push(("skip", n.to_string()));
-        }
-        self.inner.pager(
-            &format!("{}{suffix}", self.thread_path),
-            &query,
-            continuation_token,
-        )
     }
 }

@@ -191,10 +191,56 @@ impl ClientInner {
             }),
         )
     }
+
+    /// A pager over a time-paged list (`maxPageSize` and `startTime`): threads and messages.
+    /// Invalid options give a pager that fails without sending.
+    pub(crate) fn time_pager<T: DeserializeOwned + Send + 'static>(
+        self: &Arc<Self>,
+        path: &str,
+        results_per_page: Option<i32>,
+        start_time: Option<&DateTime<Utc>>,
+        continuation_token: Option<&str>,
+    ) -> Pager<T> {
+        if let Err(e) = options::check_page_size(results_per_page) {
+            return Pager::failed(e);
+        }
+        let mut query = Vec::new();
+        if let Some(n) = results_per_page {
+            query.push(("maxPageSize", n.to_string()));
+        }
+        if let Some(t) = start_time {
+            query.push(("startTime", query_time(t)));
+        }
+        self.pager(path, &query, continuation_token)
+    }
+
+    /// A pager over an offset-paged list (`maxPageSize` and `skip`): read receipts and
+    /// participants. Invalid options give a pager that fails without sending.
+    pub(crate) fn skip_pager<T: DeserializeOwned + Send + 'static>(
+        self: &Arc<Self>,
+        path: &str,
+        results_per_page: Option<i32>,
+        skip: Option<i32>,
+        continuation_token: Option<&str>,
+    ) -> Pager<T> {
+        if let Err(e) =
+            options::check_page_size(results_per_page).and_then(|()| options::check_skip(skip))
+        {
+            return Pager::failed(e);
+        }
+        let mut query = Vec::new();
+        if let Some(n) = results_per_page {
+            query.push(("maxPageSize", n.to_string()));
+        }
+        if let Some(n) = skip {
+            query.push(("skip", n.to_string()));
+        }
+        self.pager(path, &query, continuation_token)
+    }
 }
 
 /// Formats a time for a query parameter as the Python SDK does (UTC, `Z`, milliseconds).
-pub(crate) fn query_time(time: &DateTime<Utc>) -> String {
+fn query_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
