@@ -21,6 +21,7 @@ pub use options::{
     ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
+pub(crate) use options::check_page_size;
 
 use crate::credential::{AccessToken, CommunicationTokenCredential};
 use crate::error::{Error, Result};
