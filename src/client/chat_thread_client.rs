@@ -534,7 +534,7 @@ impl ChatThreadClient {
     /// let carol = ChatParticipant::new(CommunicationIdentifier::communication_user(emu.create_user()))
     ///     .with_display_name("Carol");
     /// thread.add_participant(&carol)?;
-    /// assert_eq!(thread.list_participants(None).count(), 2);
+    /// assert_eq!(thread.list_participants(None).collect::<Result<Vec<_>, _>>()?.len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn add_participant(&self, participant: &ChatParticipant) -> Result<()> {
@@ -557,7 +557,7 @@ impl ChatThreadClient {
     /// let dave = CommunicationIdentifier::communication_user(emu.create_user());
     /// thread.add_participant(&ChatParticipant::new(dave.clone()))?;
     /// thread.remove_participant(&dave)?;
-    /// assert_eq!(thread.list_participants(None).count(), 1);
+    /// assert_eq!(thread.list_participants(None).collect::<Result<Vec<_>, _>>()?.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn remove_participant(&self, identifier: &CommunicationIdentifier) -> Result<()> {
