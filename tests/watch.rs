@@ -110,7 +110,10 @@ impl Heard {
                 problems.push(format!("message {}: received with empty content", m.id));
             }
             if events.windows(2).any(|w| w[0].1 >= w[1].1) {
-                problems.push(format!("message {}: versions not increasing {events:?}", m.id));
+                problems.push(format!(
+                    "message {}: versions not increasing {events:?}",
+                    m.id
+                ));
             }
         }
         problems
@@ -382,7 +385,10 @@ fn watch_memory_stays_bounded_over_10000_events() {
     let (mut events, mut max_buffered, mut max_cursor) = (0usize, 0usize, 0usize);
     while events < 10_000 {
         let event = watcher.next().expect("event").expect("ok");
-        assert!(matches!(event, ThreadEvent::MessageReceived(_)), "{event:?}");
+        assert!(
+            matches!(event, ThreadEvent::MessageReceived(_)),
+            "{event:?}"
+        );
         events += 1;
         max_buffered = max_buffered.max(watcher.buffered());
         max_cursor = max_cursor.max(watcher.cursor().to_string().len());
@@ -562,7 +568,10 @@ fn inbox_events(
         if stop {
             return seen;
         }
-        assert!(Instant::now() < deadline, "not done within {limit:?}: {seen:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "not done within {limit:?}: {seen:#?}"
+        );
     }
     panic!("inbox ended early: {seen:#?}");
 }
@@ -668,7 +677,10 @@ fn inbox_resumed_from_cursor_hears_changes_once() {
         .collect();
     assert_eq!(a_events, ["while away"], "thread a: {got:?}");
     assert_eq!(
-        got.iter().filter(|g| g.0 == b.thread_id()).next().map(|g| g.1.as_str()),
+        got.iter()
+            .filter(|g| g.0 == b.thread_id())
+            .next()
+            .map(|g| g.1.as_str()),
         Some("joined"),
         "thread b starts with joined: {got:?}"
     );

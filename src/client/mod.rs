@@ -16,12 +16,12 @@ use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
+pub(crate) use options::check_page_size;
 pub use options::{
     ChatClientOptions, CreateChatThreadOptions, ListChatThreadsOptions, ListMessagesOptions,
     ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
-pub(crate) use options::check_page_size;
 
 use crate::credential::{AccessToken, CommunicationTokenCredential};
 use crate::error::{Error, Result};
@@ -248,9 +248,9 @@ impl ClientInner {
 /// `/chat/`), as every page's `continuation_token` is.
 fn looks_like_list_link(token: &str, rebased: &str) -> bool {
     let token = token.trim();
-    let absolute = token
-        .split_once("://")
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()));
+    let absolute = token.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic())
+    });
     (absolute || token.starts_with('/')) && decoded_path(rebased).starts_with("/chat/")
 }
 

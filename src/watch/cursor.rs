@@ -254,7 +254,9 @@ impl FromStr for WatchCursor {
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::invalid_argument("cursor", "is not a watch cursor written by this SDK");
         if let Some(rest) = s.strip_prefix(THREAD_PREFIX) {
-            return parse_position(rest).map(WatchCursor::thread).ok_or_else(bad);
+            return parse_position(rest)
+                .map(WatchCursor::thread)
+                .ok_or_else(bad);
         }
         let rest = s.strip_prefix(INBOX_PREFIX).ok_or_else(bad)?;
         let mut threads = BTreeMap::new();
@@ -341,8 +343,19 @@ mod tests {
     #[test]
     fn cursor_parse_rejects_garbage() {
         for bad in [
-            "", "t1:", "t1:x", "t1:-1", "t1:5,", "t1:5,abc", "t2:5", "i1:=5", "i1:a", "i1:a=5|a=5",
-            "i1:%zz=5", "i1:%c3=5", "t1:5/",
+            "",
+            "t1:",
+            "t1:x",
+            "t1:-1",
+            "t1:5,",
+            "t1:5,abc",
+            "t2:5",
+            "i1:=5",
+            "i1:a",
+            "i1:a=5|a=5",
+            "i1:%zz=5",
+            "i1:%c3=5",
+            "t1:5/",
         ] {
             let r = bad.parse::<WatchCursor>();
             assert!(

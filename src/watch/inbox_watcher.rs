@@ -321,7 +321,9 @@ impl InboxWatcher {
         }
         self.started = true;
         // The share of quiet threads owed since the last tick.
-        let elapsed = self.last_tick.map_or(Duration::ZERO, |t| now.duration_since(t));
+        let elapsed = self
+            .last_tick
+            .map_or(Duration::ZERO, |t| now.duration_since(t));
         self.last_tick = Some(now);
         let n = self.threads.len() as f64;
         self.sweep_credit += n * elapsed.as_secs_f64() / self.options.sweep_interval.as_secs_f64();

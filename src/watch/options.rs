@@ -90,7 +90,12 @@ mod tests {
     fn watch_options_default_is_documented() {
         let o = WatchOptions::default();
         assert_eq!(
-            (o.poll_interval, o.max_poll_interval, o.read_receipt_interval, o.sweep_interval),
+            (
+                o.poll_interval,
+                o.max_poll_interval,
+                o.read_receipt_interval,
+                o.sweep_interval
+            ),
             (
                 Duration::from_secs(1),
                 Duration::from_secs(10),

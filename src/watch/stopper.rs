@@ -62,10 +62,7 @@ impl WatchStopper {
 
     fn lock(&self) -> MutexGuard<'_, bool> {
         // A panic while holding this lock cannot leave the flag half-written.
-        self.inner
-            .stopped
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.stopped.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until `deadline` or until stopped, whichever comes first; true when stopped.
@@ -210,7 +207,10 @@ mod tests {
             max_delay: Duration::from_millis(2),
         };
         let mut s = Schedule::new(Duration::from_secs(1), Duration::from_secs(1), retry);
-        assert!(s.failed() && s.failed(), "the first two failures are retried");
+        assert!(
+            s.failed() && s.failed(),
+            "the first two failures are retried"
+        );
         assert!(!s.failed(), "the third failure in a row is not");
         s.succeeded(false);
         assert!(s.failed(), "a success resets the count");
