@@ -268,6 +268,7 @@ impl InboxWatcher {
                 .last_full_listing
                 .is_none_or(|t| now.duration_since(t) >= self.options.sweep_interval);
         let (listed, found) = self.read_list(full)?;
+        let mut probe: Vec<String> = Vec::new();
         let first = !self.started;
         let hot_window = self.hot_window();
         for info in &found {
@@ -282,11 +283,14 @@ impl InboxWatcher {
                 (Start::Beginning, true)
             };
             self.add(info, start, joined)?;
-            if let Some(t) = self.threads.get_mut(&info.id) {
+            if first {
+                // Known at the start: one poll now (to read where it stands, or catch up).
+                probe.push(info.id.clone());
+            } else if let Some(t) = self.threads.get_mut(&info.id) {
+                // Joined since: likely busy.
                 t.hot_until = Some(now + hot_window);
             }
         }
-        let mut probe: Vec<String> = Vec::new();
         if full {
             self.last_full_listing = Some(now);
             // Threads the list no longer shows: left or deleted, which a poll tells apart.
@@ -330,7 +334,8 @@ impl InboxWatcher {
         let mut to_poll: Vec<String> = self
             .threads
             .iter()
-            .filter(|(_, t)| t.hot_until.is_some_and(|h| now < h) || !t.feed_started())
+            // Hot, or still to learn where it stands (its first poll failed).
+            .filter(|(_, t)| t.hot_until.is_some_and(|h| now < h) || t.feed.delivered().is_none())
             .map(|(id, _)| id.clone())
             .collect();
         to_poll.extend(probe);
@@ -435,12 +440,6 @@ impl InboxWatcher {
                 }
             }
         }
-    }
-}
-
-impl InboxThread {
-    fn feed_started(&self) -> bool {
-        self.feed.delivered().is_some()
     }
 }
 
