@@ -678,8 +678,7 @@ fn inbox_resumed_from_cursor_hears_changes_once() {
     assert_eq!(a_events, ["while away"], "thread a: {got:?}");
     assert_eq!(
         got.iter()
-            .filter(|g| g.0 == b.thread_id())
-            .next()
+            .find(|g| g.0 == b.thread_id())
             .map(|g| g.1.as_str()),
         Some("joined"),
         "thread b starts with joined: {got:?}"
