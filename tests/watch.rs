@@ -276,27 +276,34 @@ fn busy_thread_is_heard_exactly_once(faults: Option<Faults>, senders: usize, ops
             let thread = thread.clone();
             std::thread::spawn(move || {
                 let mut mine: Vec<String> = Vec::new();
+                let mut failed = 0usize;
                 for n in 0..ops {
-                    match n % 4 {
-                        0 | 1 => {
-                            if let Ok(s) = thread.send_message(&format!("w{w}-{n}"), None) {
+                    let ok = match n % 4 {
+                        0 | 1 => match thread.send_message(&format!("w{w}-{n}"), None) {
+                            Ok(s) => {
                                 mine.push(s.id);
+                                true
                             }
-                        }
-                        2 => {
-                            if let Some(id) = mine.last() {
-                                let _ = edit(&thread, id, &format!("w{w}-{n}-edited"));
-                            }
-                        }
-                        _ => {
-                            if let Some(id) = mine.first().cloned() {
-                                if thread.delete_message(&id).is_ok() {
+                            Err(_) => false,
+                        },
+                        2 => match mine.last() {
+                            Some(id) => edit(&thread, id, &format!("w{w}-{n}-edited")).is_ok(),
+                            None => true,
+                        },
+                        _ => match mine.first().cloned() {
+                            Some(id) => {
+                                let ok = thread.delete_message(&id).is_ok();
+                                if ok {
                                     mine.remove(0);
                                 }
+                                ok
                             }
-                        }
-                    }
+                            None => true,
+                        },
+                    };
+                    failed += usize::from(!ok);
                 }
+                failed
             })
         })
         .collect();
@@ -318,8 +325,11 @@ fn busy_thread_is_heard_exactly_once(faults: Option<Faults>, senders: usize, ops
             (heard, events)
         })
     };
-    for w in workers {
-        w.join().expect("worker");
+    let failed: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+    if faults.is_some() {
+        // Proof the faults were on: some writes failed even after the client's retries.
+        println!("writes that failed under faults: {failed}");
+        assert!(failed > 0, "no write failed: were faults injected?");
     }
     emu.set_faults(Faults::default());
     thread.send_message("end", None).expect("send end");

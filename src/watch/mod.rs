@@ -28,6 +28,17 @@ pub(crate) use thread_watcher::changes_since;
 use crate::client::check_page_size;
 use crate::error::{Error, Result};
 
+// A watcher may be moved to its own thread, and a stopper shared with any other: keep both
+// compile-time facts.
+const _: fn() = || {
+    fn movable<T: Send + 'static>() {}
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    movable::<ThreadWatcher>();
+    movable::<InboxWatcher>();
+    shareable::<WatchStopper>();
+    shareable::<WatchCursor>();
+};
+
 /// Whether a failed poll may succeed if tried again later.
 pub(crate) fn is_transient(error: &Error) -> bool {
     match error {
