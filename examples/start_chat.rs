@@ -244,7 +244,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "remove_participant: {} (now {} participants)",
         bob.raw_id(),
-        thread.list_participants(None).count()
+        thread
+            .list_participants(None)
+            .collect::<Result<Vec<_>, _>>()?
+            .len()
     );
 
     // Clean up.

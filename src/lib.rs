@@ -4,6 +4,8 @@
 //!
 //! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations.
 //! - [`Pager`] (`pager.rs`): lazy page-by-page iteration over list operations.
+//! - [`ThreadWatcher`] and [`InboxWatcher`] (`watch/`): change feeds over one thread or all
+//!   of a user's threads, resumable from a [`WatchCursor`].
 //! - [`models`]: what the service sends and receives.
 //! - [`CommunicationTokenCredential`] (`credential.rs`): user tokens and their refresh.
 //! - [`identity`]: users and tokens, HMAC-signed with the resource's access key.
@@ -26,6 +28,7 @@ mod http;
 pub mod identity;
 pub mod models;
 mod pager;
+mod watch;
 
 pub use client::{
     ChatClient, ChatClientOptions, ChatThreadClient, CreateChatThreadOptions,
@@ -41,3 +44,6 @@ pub use models::{
     CommunicationIdentifier, CreateChatThreadResult, SendChatMessageResult,
 };
 pub use pager::{Page, Pager, Pages};
+pub use watch::{
+    InboxEvent, InboxWatcher, ThreadEvent, ThreadWatcher, WatchCursor, WatchOptions, WatchStopper,
+};

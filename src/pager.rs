@@ -71,6 +71,10 @@ enum State {
 /// pager yields nothing more. [`by_page`](Pager::by_page) walks whole pages instead, each with
 /// the continuation token that resumes the walk later.
 ///
+/// The items are `Result`s: to count or gather them, collect into a `Result`
+/// (`pager.collect::<Result<Vec<_>, _>>()?.len()`), so that a failed page is an error and not
+/// one more item. `Iterator::count()` would count the error as an item.
+///
 /// Options that cannot be right (a page size outside 1..=200, a negative skip, a continuation
 /// token that is empty or belongs to another list) are checked when the pager is made, before
 /// any request: such a pager sends nothing and yields

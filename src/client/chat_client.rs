@@ -15,6 +15,7 @@ use crate::models::{
     ChatThreadInfo, ChatThreadProperties, CreateChatThreadBody, CreateChatThreadResult,
 };
 use crate::pager::Pager;
+use crate::watch::{InboxWatcher, WatchOptions};
 
 /// The entry point of chat: creates, lists, reads and deletes threads, and hands out a
 /// [`ChatThreadClient`] per thread.
@@ -301,5 +302,32 @@ impl ChatClient {
             .inner
             .request(Method::DELETE, &path, RetryClass::SafeToRepeat);
         self.inner.send(request).map(drop)
+    }
+
+    /// Watches every thread the user takes part in: each thread's changes as
+    /// [`ChatThreadClient::watch`] hands them out, plus threads joined, left and deleted. See
+    /// [`InboxWatcher`] (including its request cost) and [`WatchOptions`].
+    ///
+    /// Reads the thread list during this call (and, starting *now*, where each thread
+    /// stands: one request per thread), so that changes after `watch` returns are delivered.
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// use std::time::Duration;
+    /// use acs_chat::{ThreadEvent, WatchOptions};
+    ///
+    /// let thread = chat.get_chat_thread_client(&chat.create_chat_thread("Old", None)?.chat_thread.id)?;
+    /// let options = WatchOptions { poll_interval: Duration::from_millis(50), ..Default::default() };
+    /// let mut inbox = chat.watch(Some(options));
+    /// thread.send_message("hello", None)?;
+    /// let event = inbox.next().expect("an event")?;
+    /// assert_eq!(event.thread_id, thread.thread_id());
+    /// assert!(matches!(event.event, ThreadEvent::MessageReceived(_)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn watch(&self, options: Option<WatchOptions>) -> InboxWatcher {
+        InboxWatcher::new(self.clone(), options)
     }
 }

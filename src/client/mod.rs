@@ -16,6 +16,7 @@ use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
+pub(crate) use options::check_page_size;
 pub use options::{
     ChatClientOptions, CreateChatThreadOptions, ListChatThreadsOptions, ListMessagesOptions,
     ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
@@ -162,10 +163,14 @@ impl ClientInner {
                     ))
                 }
                 Some(resumed) if decoded_path(&resumed) != decoded_path(path) => {
-                    return Pager::failed(Error::invalid_argument(
-                        "continuation_token",
-                        "belongs to a different list",
-                    ))
+                    // Only a link into the chat API can belong to another list; anything else
+                    // was never a continuation token.
+                    let reason = if looks_like_list_link(token, &resumed) {
+                        "belongs to a different list"
+                    } else {
+                        "is malformed: not a continuation_token from a page of this list"
+                    };
+                    return Pager::failed(Error::invalid_argument("continuation_token", reason));
                 }
                 Some(resumed) => resumed,
             },
@@ -237,6 +242,16 @@ impl ClientInner {
         }
         self.pager(path, &query, continuation_token)
     }
+}
+
+/// Whether a continuation token is a link into the chat API (an absolute URL or a path under
+/// `/chat/`), as every page's `continuation_token` is.
+fn looks_like_list_link(token: &str, rebased: &str) -> bool {
+    let token = token.trim();
+    let absolute = token.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic())
+    });
+    (absolute || token.starts_with('/')) && decoded_path(rebased).starts_with("/chat/")
 }
 
 /// Formats a time for a query parameter as the Python SDK does (UTC, `Z`, milliseconds).
@@ -353,6 +368,17 @@ mod tests {
             ),
             "{r:?}"
         );
+        assert!(
+            matches!(&r, Some(Err(Error::InvalidArgument { reason, .. })) if reason.contains("different list")),
+            "{r:?}"
+        );
+        for garbage in ["not a token", "%%%", "abc123", "https://x/other/path"] {
+            let r = first(inner.pager("/chat/threads", &[], Some(garbage)));
+            assert!(
+                matches!(&r, Some(Err(Error::InvalidArgument { reason, .. })) if reason.contains("malformed")),
+                "{garbage:?}: {r:?}"
+            );
+        }
         let r = first(inner.pager("/chat/threads", &[], Some(" ")));
         assert!(
             matches!(

@@ -171,7 +171,7 @@ pub struct CreateChatThreadOptions {
 /// chat.create_chat_thread("Recent", None)?;
 /// let since = chrono::Utc::now() - chrono::Duration::hours(1);
 /// let options = ListChatThreadsOptions { results_per_page: Some(50), start_time: Some(since), ..Default::default() };
-/// assert_eq!(chat.list_chat_threads(Some(options)).count(), 1);
+/// assert_eq!(chat.list_chat_threads(Some(options)).collect::<Result<Vec<_>, _>>()?.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -308,7 +308,7 @@ pub struct UpdateMessageOptions {
 /// let id = thread.send_message("seen?", None)?.id;
 /// thread.send_read_receipt(&id)?;
 /// let options = ListReadReceiptsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
-/// assert_eq!(thread.list_read_receipts(Some(options)).count(), 1);
+/// assert_eq!(thread.list_read_receipts(Some(options)).collect::<Result<Vec<_>, _>>()?.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -350,7 +350,7 @@ pub struct TypingNotificationOptions {
 /// use acs_chat::ListParticipantsOptions;
 ///
 /// let options = ListParticipantsOptions { results_per_page: Some(10), skip: Some(0), ..Default::default() };
-/// assert_eq!(thread.list_participants(Some(options)).count(), 1); // just the creator
+/// assert_eq!(thread.list_participants(Some(options)).collect::<Result<Vec<_>, _>>()?.len(), 1); // just the creator
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
