@@ -194,6 +194,8 @@ pub struct WebhookOutcome {
     pub kind: WebhookRequestKind,
     /// The response to send. For notifications it is `200` with an empty body; send another
     /// status instead (a 5xx) when handling the events failed and Event Grid should retry.
+    /// Event Grid waits 30 s for it, then counts the delivery as failed and retries, so queue
+    /// slow work rather than doing it before answering.
     pub response: WebhookResponse,
     /// The decoded events (empty for handshakes and refusals).
     pub events: Vec<ChatEventEnvelope>,
