@@ -119,6 +119,18 @@ pub enum Error {
     /// A connection string or access key could not be used. The key is never echoed.
     #[error("invalid connection string: {0}")]
     InvalidConnectionString(String),
+
+    /// An event delivery (an Event Grid or CloudEvents body given to
+    /// [`events::parse`](crate::events::parse)) could not be decoded: not JSON, not an event,
+    /// or a known event type whose `data` breaks its schema. Field values are never echoed.
+    #[error("invalid event delivery: {reason}")]
+    InvalidEvent {
+        /// What is wrong, naming the event (by position and type) and the field.
+        reason: String,
+        /// The JSON syntax error, when the body was not JSON at all.
+        #[source]
+        source: Option<serde_json::Error>,
+    },
 }
 
 fn participant_error_text(e: &ChatError) -> String {

@@ -9,6 +9,8 @@
 //! - [`models`]: what the service sends and receives.
 //! - [`CommunicationTokenCredential`] (`credential.rs`): user tokens and their refresh.
 //! - [`identity`]: users and tokens, HMAC-signed with the resource's access key.
+//! - [`events`]: chat events from Event Grid webhooks: typed models, both envelopes, the
+//!   webhook handshakes and deduplication.
 //! - [`Error`] (`error.rs`): the one error type.
 //! - `http/`: the shared blocking transport (retries, timeouts, logging); private.
 //!
@@ -24,6 +26,7 @@
 mod client;
 pub mod credential;
 pub mod error;
+pub mod events;
 mod http;
 pub mod identity;
 pub mod models;
