@@ -253,7 +253,7 @@ impl Held {
     /// A token handed in by the caller: due 10 minutes before it expires.
     fn initial(token: AccessToken) -> Self {
         Held {
-            refresh_at: token.expires_on - window(),
+            refresh_at: window_start(token.expires_on),
             bearer: bearer_value(&token.token),
             token,
             rejected: false,
@@ -263,11 +263,14 @@ impl Held {
     /// A token the refresher returned at `now`: due 10 minutes before expiry, or at half its
     /// lifetime when it lives 10 minutes or less (else every call would refresh it again).
     fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Self {
-        let window_start = token.expires_on - window();
+        let window_start = window_start(token.expires_on);
         let refresh_at = if window_start > now {
             window_start
         } else {
-            now + (token.expires_on - now) / 2
+            // `expires_on` comes from outside: every step is checked (a time near chrono's
+            // ends overflowed here and panicked).
+            now.checked_add_signed(token.expires_on.signed_duration_since(now) / 2)
+                .unwrap_or(now)
         };
         Held {
             bearer: bearer_value(&token.token),
@@ -293,8 +296,14 @@ fn bearer_value(token: &str) -> Option<HeaderValue> {
     Some(value)
 }
 
-fn window() -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(REFRESH_WINDOW).unwrap_or(chrono::TimeDelta::MAX)
+/// When a token expiring at `expires_on` enters the refresh window. The expiry comes from
+/// outside (a JWT's `exp`, a refresher's result), so the subtraction is checked: a time within
+/// the window of chrono's minimum is due from the start.
+fn window_start(expires_on: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(REFRESH_WINDOW)
+        .ok()
+        .and_then(|window| expires_on.checked_sub_signed(window))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -733,6 +742,72 @@ mod tests {
             let err = CommunicationTokenCredential::new(bad).expect_err("malformed token");
             assert!(!format!("{err:?}").contains(bad), "token echoed: {err:?}");
         }
+    }
+
+    /// A JWT-shaped token whose payload is `claims` (raw JSON text).
+    fn token_with_claims(claims: &str) -> String {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+        format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
+    }
+
+    /// `exp` values at and beyond the ends of the time range, negative, fractional or not a
+    /// number give a credential or an error, never a panic (issue 9, item 2).
+    #[test]
+    fn new_extreme_exp_never_panics() {
+        let cases = [
+            r#"{"exp":-8334601228740}"#,
+            r#"{"exp":-8334601228800}"#,
+            r#"{"exp":8210266876799}"#,
+            r#"{"exp":8210266876800}"#,
+            r#"{"exp":-9223372036854775808}"#,
+            r#"{"exp":9223372036854775807}"#,
+            r#"{"exp":18446744073709551615}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"exp":-1e300}"#,
+            r#"{"exp":-0.5}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":0}"#,
+            r#"{"exp":"1700000000"}"#,
+            r#"{"exp":null}"#,
+            r#"{"exp":[1]}"#,
+            r#"{}"#,
+        ];
+        for claims in cases {
+            let token = token_with_claims(claims);
+            let outcome = std::panic::catch_unwind(|| {
+                let made = CommunicationTokenCredential::new(token.clone())
+                    .map(|c| c.get_token().map(|t| t.expires_on));
+                let refreshing = CommunicationTokenCredential::with_options(
+                    CommunicationTokenRefreshOptions {
+                        token: Some(token.clone()),
+                        token_refresher: Box::new({
+                            let token = token.clone();
+                            move || AccessToken::from_jwt(token.clone())
+                        }),
+                        proactive_refresh: true,
+                    },
+                )
+                .map(|c| c.get_token().map(|t| t.expires_on));
+                format!("{made:?} / {refreshing:?}")
+            });
+            assert!(outcome.is_ok(), "claims {claims} panicked");
+        }
+    }
+
+    /// A refresher returning a token at the end of time is kept, not overflowed.
+    #[test]
+    fn refreshed_token_at_max_time_is_used() {
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(|| {
+                Ok(AccessToken {
+                    token: "a.b.c".into(),
+                    expires_on: DateTime::<Utc>::MAX_UTC,
+                })
+            }),
+        )
+        .expect("valid options");
+        let got = credential.get_token().expect("a far-future token");
+        assert_eq!(got.expires_on, DateTime::<Utc>::MAX_UTC, "seen {got:?}");
     }
 
     /// A refreshing credential fetches lazily, reuses a fresh token, and refreshes after
