@@ -240,9 +240,8 @@ struct State {
 struct Held {
     token: AccessToken,
     /// `Bearer <token>` as a ready header value (marked sensitive), built once per token so
-    /// calls do not format and validate it every time; `None` when the token holds bytes a
-    /// header cannot carry (such a call then fails in the transport, as before).
-    bearer: Option<HeaderValue>,
+    /// calls do not format and validate it every time.
+    bearer: HeaderValue,
     /// From this time on the token is due for a refresh.
     refresh_at: DateTime<Utc>,
     /// The service answered 401 to it.
@@ -250,19 +249,20 @@ struct Held {
 }
 
 impl Held {
-    /// A token handed in by the caller: due 10 minutes before it expires.
-    fn initial(token: AccessToken) -> Self {
-        Held {
+    /// A token handed in by the caller: due 10 minutes before it expires. Fails when the
+    /// token cannot be sent as a header value.
+    fn initial(token: AccessToken) -> Result<Self> {
+        Ok(Held {
             refresh_at: window_start(token.expires_on),
-            bearer: bearer_value(&token.token),
+            bearer: bearer_value(&token.token)?,
             token,
             rejected: false,
-        }
+        })
     }
 
     /// A token the refresher returned at `now`: due 10 minutes before expiry, or at half its
     /// lifetime when it lives 10 minutes or less (else every call would refresh it again).
-    fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Self {
+    fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Result<Self> {
         let window_start = window_start(token.expires_on);
         let refresh_at = if window_start > now {
             window_start
@@ -272,12 +272,12 @@ impl Held {
             now.checked_add_signed(token.expires_on.signed_duration_since(now) / 2)
                 .unwrap_or(now)
         };
-        Held {
-            bearer: bearer_value(&token.token),
+        Ok(Held {
+            bearer: bearer_value(&token.token)?,
             token,
             refresh_at,
             rejected: false,
-        }
+        })
     }
 
     /// Good to send: not rejected and not expired.
@@ -286,14 +286,44 @@ impl Held {
     }
 }
 
+/// The longest token accepted, in bytes. ACS user tokens are about 500 bytes (481 in the
+/// recordings) and Teams-exchanged ones under 2 KiB; common servers and proxies refuse a header
+/// line longer than 8 KiB (nginx's `large_client_header_buffers`, Apache's
+/// `LimitRequestFieldSize` of 8190), so a longer token could not reach the service anyway.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Checks that `token` can travel as `Authorization: Bearer <token>`: not empty, at most
+/// [`MAX_TOKEN_LEN`] bytes, and only visible ASCII (a bearer token is base64url and dots; a
+/// CR/LF would end the header, other bytes are refused by the HTTP stack after the request was
+/// already being retried). The error never contains the token.
+fn check_token_text(token: &str) -> Result<()> {
+    if token.is_empty() {
+        return Err(Error::credential("the token is empty"));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::credential(format!(
+            "the token is {} bytes long, over the {MAX_TOKEN_LEN}-byte limit of a header value",
+            token.len()
+        )));
+    }
+    if let Some(at) = token.bytes().position(|b| !b.is_ascii_graphic()) {
+        return Err(Error::credential(format!(
+            "the token cannot be sent as a header value: byte {at} is not visible ASCII"
+        )));
+    }
+    Ok(())
+}
+
 /// The `Authorization` header value for `token`, hidden from `Debug` by `set_sensitive`.
-fn bearer_value(token: &str) -> Option<HeaderValue> {
+fn bearer_value(token: &str) -> Result<HeaderValue> {
+    check_token_text(token)?;
     let mut text = String::with_capacity("Bearer ".len() + token.len());
     text.push_str("Bearer ");
     text.push_str(token);
-    let mut value = HeaderValue::try_from(text).ok()?;
+    let mut value = HeaderValue::try_from(text)
+        .map_err(|_| Error::credential("the token cannot be sent as a header value"))?;
     value.set_sensitive(true);
-    Some(value)
+    Ok(value)
 }
 
 /// When a token expiring at `expires_on` enters the refresh window. The expiry comes from
@@ -353,7 +383,9 @@ impl Drop for RefreshGuard<'_> {
 }
 
 impl CommunicationTokenCredential {
-    /// A credential for one static token. Fails when the token is not a JWT with a numeric `exp`.
+    /// A credential for one static token. Fails with [`Error::Credential`] when the token is
+    /// not a JWT with a numeric `exp`, or cannot be sent as a header value (empty, over
+    /// [`MAX_TOKEN_LEN`] bytes, or anything but visible ASCII, such as CR/LF).
     ///
     /// The token is sent until it expires; after that every call fails before sending
     /// anything, with an [`Error::Credential`] that says the token expired.
@@ -368,15 +400,17 @@ impl CommunicationTokenCredential {
     /// ```
     pub fn new(token: impl Into<String>) -> Result<Self> {
         Ok(Self::build(
-            Some(Held::initial(AccessToken::from_jwt(token)?)),
+            Some(Held::initial(AccessToken::from_jwt(token)?)?),
             None,
             false,
         ))
     }
 
     /// A credential that refreshes its token with `options.token_refresher`. Fails when
-    /// `options.token` is given but is not a JWT with a numeric `exp`. Nothing is fetched here:
-    /// without an initial token, the first [`get_token`](Self::get_token) runs the refresher.
+    /// `options.token` is given but is not a JWT with a numeric `exp` or cannot be a header
+    /// value (see [`new`](Self::new)); a refresher's token that cannot be one is a failed
+    /// refresh, so no request ever carries it. Nothing is fetched here: without an initial
+    /// token, the first [`get_token`](Self::get_token) runs the refresher.
     ///
     /// ```
     /// use acs_chat::identity::{CommunicationIdentityClient, CommunicationTokenScope};
@@ -394,7 +428,7 @@ impl CommunicationTokenCredential {
     /// ```
     pub fn with_options(options: CommunicationTokenRefreshOptions) -> Result<Self> {
         let current = match options.token {
-            Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)),
+            Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)?),
             None => None,
         };
         Ok(Self::build(
@@ -445,9 +479,8 @@ impl CommunicationTokenCredential {
     }
 
     /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
-    /// return, from the credential's cache (no copy of the token text), with that token.
-    /// `None` when the token cannot be a header value.
-    pub(crate) fn bearer(&self) -> Result<Option<HeaderValue>> {
+    /// return, from the credential's cache (no copy of the token text).
+    pub(crate) fn bearer(&self) -> Result<HeaderValue> {
         self.current(|held| held.bearer.clone())
     }
 
@@ -523,7 +556,9 @@ impl CommunicationTokenCredential {
                         "the token refresher returned a token that has already expired",
                     ))
                 } else {
-                    Ok(token)
+                    // A token that cannot be a header value fails here, as a failed refresh,
+                    // before any request carries it.
+                    Held::refreshed(token, Utc::now())
                 }
             });
             state = inner.lock();
@@ -534,12 +569,11 @@ impl CommunicationTokenCredential {
                 continue;
             }
             match result {
-                Ok(token) => {
+                Ok(held) => {
                     log::debug!(
                         "user access token refreshed; it expires at {}",
-                        token.expires_on
+                        held.token.expires_on
                     );
-                    let held = Held::refreshed(token, Utc::now());
                     let picked = pick(&held);
                     state.current = Some(held);
                     state.failures = 0;
@@ -586,7 +620,7 @@ impl CommunicationTokenCredential {
     /// [`invalidate`](Self::invalidate) for the token whose [`bearer`](Self::bearer) value
     /// was sent.
     pub(crate) fn invalidate_bearer(&self, sent: &HeaderValue) -> bool {
-        self.reject(|held| held.bearer.as_ref() == Some(sent))
+        self.reject(|held| held.bearer == *sent)
     }
 
     /// Marks the current token rejected when `sent_this` says it is the one that was sent.
@@ -689,10 +723,7 @@ mod tests {
             }),
         )
         .expect("valid options");
-        let value = credential
-            .bearer()
-            .expect("refreshed")
-            .expect("header-safe");
+        let value = credential.bearer().expect("refreshed");
         let token = credential.get_token().expect("cached").token;
         assert_eq!(
             value.to_str().ok(),
@@ -702,10 +733,7 @@ mod tests {
         let debug = format!("{value:?}");
         assert!(!debug.contains(&token), "Debug shows the token: {debug}");
         assert!(credential.invalidate_bearer(&value), "a refresher exists");
-        let next = credential
-            .bearer()
-            .expect("refreshed")
-            .expect("header-safe");
+        let next = credential.bearer().expect("refreshed");
         assert_ne!(next, value, "a new token after invalidation");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
     }

@@ -1,6 +1,7 @@
 //! Feeds arbitrary text to `AccessToken::from_jwt` and `CommunicationTokenCredential::new`,
 //! as a JWT's payload and as a whole token, then asks the credential for its token. Nothing
-//! may panic (a JWT whose `exp` sat near chrono's minimum once did).
+//! may panic (a JWT whose `exp` sat near chrono's minimum once did), and whatever is accepted
+//! can be sent as an `Authorization` header value.
 #![no_main]
 
 use acs_chat::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
@@ -13,6 +14,11 @@ fn check(token: &str) {
         assert!(parsed.is_ok(), "the credential took what from_jwt refused");
         if let Ok(got) = credential.get_token() {
             assert_eq!(got.token, token, "the credential changed the token");
+            assert!(
+                got.token.len() <= acs_chat::credential::MAX_TOKEN_LEN
+                    && got.token.bytes().all(|b| b.is_ascii_graphic()),
+                "a token that cannot be a header value was accepted"
+            );
         }
     }
     // The same token handed out by a refresher goes through the refresh path's arithmetic.

@@ -494,9 +494,7 @@ impl ChatThreadClient {
                 "must name at least one participant",
             ));
         }
-        for p in participants {
-            validate_id("participants", &p.identifier.raw_id())?;
-        }
+        super::options::check_participants(participants)?;
         let body = AddChatParticipantsRequest {
             participants: participants.to_vec(),
             ..Default::default()

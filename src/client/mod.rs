@@ -22,7 +22,7 @@ pub use options::{
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
 
-use crate::credential::{AccessToken, CommunicationTokenCredential};
+use crate::credential::CommunicationTokenCredential;
 use crate::error::{Error, Result};
 use crate::http::{
     decoded_path, encode_query_value, rebase_next_link, Authorize, Endpoint, Method, Pipeline,
@@ -244,47 +244,27 @@ fn query_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the token sent,
+/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the value sent,
 /// so that after a 401 the credential can be told which token failed.
 struct BearerAuth<'a> {
     credential: &'a CommunicationTokenCredential,
-    last: RefCell<Option<Sent>>,
-}
-
-/// The credential a call's last attempt carried.
-enum Sent {
-    /// The credential's cached header value (the usual case).
-    Header(HeaderValue),
-    /// A token that cannot be a header value, sent as text (the transport then rejects it).
-    Token(AccessToken),
+    last: RefCell<Option<HeaderValue>>,
 }
 
 impl Authorize for BearerAuth<'_> {
     fn authorize(&self, request: &mut Request) -> Result<()> {
-        // The credential keeps `Bearer <token>` ready with the token: no copy of the token,
-        // no formatting and no header validation per attempt.
-        let sent = match self.credential.bearer()? {
-            Some(value) => {
-                request.set_header_value("authorization", value.clone());
-                Sent::Header(value)
-            }
-            None => {
-                let token = self.credential.get_token()?;
-                let mut value = String::with_capacity("Bearer ".len() + token.token.len());
-                value.push_str("Bearer ");
-                value.push_str(&token.token);
-                request.set_header("authorization", value);
-                Sent::Token(token)
-            }
-        };
-        *self.last.borrow_mut() = Some(sent);
+        // The credential keeps `Bearer <token>` ready with the token (it refuses tokens that
+        // cannot be header values): no copy of the token, no formatting and no header
+        // validation per attempt.
+        let value = self.credential.bearer()?;
+        request.set_header_value("authorization", value.clone());
+        *self.last.borrow_mut() = Some(value);
         Ok(())
     }
 
     fn on_unauthorized(&self) -> bool {
         match self.last.borrow().as_ref() {
-            Some(Sent::Header(value)) => self.credential.invalidate_bearer(value),
-            Some(Sent::Token(token)) => self.credential.invalidate(token),
+            Some(value) => self.credential.invalidate_bearer(value),
             None => false,
         }
     }

@@ -385,6 +385,15 @@ pub(crate) fn check_skip(skip: Option<i32>) -> Result<()> {
     }
 }
 
+/// Checks every participant's raw id as an id the service can take (not empty or whitespace,
+/// no control characters): the one check of `create_chat_thread` and `add_participants`.
+pub(crate) fn check_participants(participants: &[ChatParticipant]) -> Result<()> {
+    for p in participants {
+        crate::http::validate_id("participants", &p.identifier.raw_id())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
