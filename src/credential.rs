@@ -15,21 +15,29 @@
 //! that window at once; such a token is refreshed at half its lifetime instead, so a refresher
 //! is never called in a loop.
 //!
-//! However many threads ask at once, one of them runs the refresher and the others wait for
-//! its result (no thread is ever spawned). A failed refresh is returned as
-//! [`Error::Credential`] with the refresher's error as its source, and the next attempt is
-//! allowed only after a backoff (0.5 s, doubling to at most 30 s); calls in between fail fast
-//! with the same error instead of calling the refresher again. While the current token is
-//! still valid, a failed refresh is logged and the current token is used.
+//! However many threads ask at once, the refresher runs once, on a short-lived thread of its
+//! own (`acs-chat-token-refresh`, started by the first call that needs a token), and the
+//! callers wait for its result. A failed refresh is returned as [`Error::Credential`] with
+//! the refresher's error as its source, and the next attempt is allowed only after a backoff
+//! (0.5 s, doubling to at most 30 s); calls in between fail fast with the same error instead
+//! of calling the refresher again. While the current token is still valid, a failed refresh is
+//! logged and the current token is used. A panicking refresher counts as a failed refresh.
 //!
-//! The refresher runs on the caller's thread and nothing can interrupt it, so give it a
-//! timeout of its own: callers waiting for a refresher that never returns wait as long.
+//! # Refreshes and call timeouts
 //!
-//! # Proactive refresh, without a background thread
+//! A chat call waits for a refresh no longer than its
+//! [`call_timeout`](crate::ChatClientOptions::call_timeout): a caller whose time runs out gets
+//! [`Error::Timeout`], while the refresh goes on and serves the callers after it. Nothing can
+//! interrupt the refresher itself, so give it a timeout of its own: a refresher that never
+//! returns blocks every refresh after it. [`get_token`](CommunicationTokenCredential::get_token)
+//! has no deadline and waits as long as the refresher takes. (Should the system refuse a new
+//! thread, the caller runs the refresher itself, and then cannot stop at its deadline.)
+//!
+//! # Proactive refresh, without a timer thread
 //!
 //! With [`CommunicationTokenRefreshOptions::proactive_refresh`], the call that first finds the
-//! token inside the refresh window refreshes it, while every other caller keeps using the
-//! still-valid token instead of waiting. Calls therefore never wait for a refresh as long as
+//! token inside the refresh window starts a refresh, while it and every other caller keep
+//! using the still-valid token instead of waiting. Calls therefore never wait for a refresh as long as
 //! one call happens in the 10 minutes before expiry; only an expired (or rejected) token makes
 //! callers wait. Without it, callers inside the window wait for the refresh, so nobody sends a
 //! token that is about to expire.
@@ -39,7 +47,8 @@
 //! Clones share one token. [`dispose`](CommunicationTokenCredential::dispose) drops the token
 //! for every clone and makes every later call fail with [`Error::Credential`]; a refresh already
 //! running finishes, but its result is discarded. Dropping the last clone frees the token and
-//! the refresher; as nothing runs in the background, there is nothing else to stop.
+//! the refresher (once a refresh still running has returned); nothing else runs in the
+//! background, so there is nothing else to stop.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -156,8 +165,8 @@ pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
 pub struct CommunicationTokenRefreshOptions {
     /// The token to start with. `None` fetches one with the refresher on first use.
     pub token: Option<String>,
-    /// Fetches a fresh token. Called on the thread of the call that needs the token, at most
-    /// one at a time.
+    /// Fetches a fresh token. Called on a refresh thread of the credential's own, at most one
+    /// at a time (see the [module docs](crate::credential)).
     pub token_refresher: Box<TokenRefresher>,
     /// Refresh inside the refresh window without making other callers wait (see the
     /// [module docs](crate::credential)).
@@ -232,8 +241,10 @@ struct State {
     failures: u32,
     /// No refresh before this instant (set after a failure).
     retry_at: Option<Instant>,
-    /// What the last failed refresh returned, for the callers that did not run it.
+    /// What the last failed refresh returned, for the callers that waited for it.
     last_error: Option<Error>,
+    /// How many refreshes have ended (well or badly), so a waiter knows its refresh is over.
+    generation: u64,
     disposed: bool,
 }
 
@@ -363,6 +374,87 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Waits for the running refresh to end, no later than `deadline`.
+    fn wait<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        started: Instant,
+    ) -> Result<MutexGuard<'a, State>> {
+        let Some(deadline) = deadline else {
+            return Ok(self
+                .refreshed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner));
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(started.elapsed()));
+        }
+        let (state, _) = self
+            .refreshed
+            .wait_timeout(state, left)
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(state)
+    }
+
+    /// Runs the refresher once (the caller has set `refreshing`) and stores what it returned.
+    fn refresh(&self) {
+        let Some(refresher) = &self.refresher else {
+            return;
+        };
+        let mut guard = RefreshGuard {
+            inner: self,
+            armed: true,
+        };
+        let result = refresher().and_then(|token| {
+            if token.expires_on <= Utc::now() {
+                Err(Error::credential(
+                    "the token refresher returned a token that has already expired",
+                ))
+            } else {
+                // A token that cannot be a header value fails here, as a failed refresh,
+                // before any request carries it.
+                Held::refreshed(token, Utc::now())
+            }
+        });
+        let mut state = self.lock();
+        guard.armed = false;
+        state.refreshing = false;
+        state.generation = state.generation.wrapping_add(1);
+        if !state.disposed {
+            match result {
+                Ok(held) => {
+                    log::debug!(
+                        "user access token refreshed; it expires at {}",
+                        held.token.expires_on
+                    );
+                    state.current = Some(held);
+                    state.failures = 0;
+                    state.retry_at = None;
+                    state.last_error = None;
+                }
+                Err(err) => {
+                    state.failures = state.failures.saturating_add(1);
+                    let wait = backoff(state.failures);
+                    state.retry_at = Some(Instant::now() + wait);
+                    let still_valid = state
+                        .current
+                        .as_ref()
+                        .is_some_and(|h| h.usable(Utc::now()).is_some());
+                    log::warn!(
+                        "user access token refresh failed ({err}); {}next attempt in {wait:?}",
+                        if still_valid { "using the current token, " } else { "" }
+                    );
+                    state.last_error = Some(err);
+                }
+            }
+        }
+        self.refreshed.notify_all();
+    }
+}
+
 /// Ends a refresh even when the refresher panics, so waiting callers are never stuck.
 struct RefreshGuard<'a> {
     inner: &'a Inner,
@@ -374,6 +466,7 @@ impl Drop for RefreshGuard<'_> {
         if self.armed {
             let mut state = self.inner.lock();
             state.refreshing = false;
+            state.generation = state.generation.wrapping_add(1);
             state.failures = state.failures.saturating_add(1);
             state.retry_at = Some(Instant::now() + backoff(state.failures));
             state.last_error = Some(Error::credential("the token refresher panicked"));
@@ -475,19 +568,25 @@ impl CommunicationTokenCredential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_token(&self) -> Result<AccessToken> {
-        self.current(|held| held.token.clone())
+        self.current(None, |held| held.token.clone())
     }
 
     /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
-    /// return, from the credential's cache (no copy of the token text).
-    pub(crate) fn bearer(&self) -> Result<HeaderValue> {
-        self.current(|held| held.bearer.clone())
+    /// return, from the credential's cache (no copy of the token text). A refresh in progress
+    /// is waited for no later than `deadline`, then [`Error::Timeout`].
+    pub(crate) fn bearer(&self, deadline: Option<Instant>) -> Result<HeaderValue> {
+        self.current(deadline, |held| held.bearer.clone())
     }
 
-    /// What `pick` takes from the token to send now, refreshed first when it is due.
-    fn current<R>(&self, pick: impl Fn(&Held) -> R) -> Result<R> {
+    /// What `pick` takes from the token to send now, refreshed first when it is due, waiting
+    /// for a refresh no later than `deadline` (then [`Error::Timeout`], with the time waited;
+    /// the refresh goes on for the other callers).
+    fn current<R>(&self, deadline: Option<Instant>, pick: impl Fn(&Held) -> R) -> Result<R> {
         let inner = &*self.inner;
+        let started = Instant::now();
         let mut state = inner.lock();
+        // The generation of the refresh this caller started or waits for, once it does.
+        let mut awaited: Option<u64> = None;
         loop {
             if state.disposed {
                 return Err(Error::credential("the credential was disposed"));
@@ -507,7 +606,7 @@ impl CommunicationTokenCredential {
                     return Ok(token);
                 }
             }
-            let Some(refresher) = &inner.refresher else {
+            if inner.refresher.is_none() {
                 return match (usable, &state.current) {
                     (Some(token), _) => Ok(token),
                     (None, Some(held)) => Err(Error::credential(format!(
@@ -516,17 +615,26 @@ impl CommunicationTokenCredential {
                     ))),
                     (None, None) => Err(Error::credential("there is no token")),
                 };
-            };
+            }
+            if awaited.is_some_and(|generation| generation != state.generation) {
+                // The refresh this caller waited for is over and left no token that is due
+                // later: it failed. A still-valid token is used; else its error is returned.
+                if let Some(token) = usable {
+                    return Ok(token);
+                }
+                return Err(Error::Credential {
+                    message: "the token refresher failed".to_owned(),
+                    source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+                });
+            }
             if state.refreshing {
                 if inner.proactive {
                     if let Some(token) = usable {
                         return Ok(token);
                     }
                 }
-                state = inner
-                    .refreshed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                awaited.get_or_insert(state.generation);
+                state = inner.wait(state, deadline, started)?;
                 continue;
             }
             if let Some(retry_at) = state.retry_at {
@@ -545,67 +653,53 @@ impl CommunicationTokenCredential {
                     });
                 }
             }
-
-            // This thread refreshes; the lock is released while user code runs.
             state.refreshing = true;
-            drop(state);
-            let mut guard = RefreshGuard { inner, armed: true };
-            let result = refresher().and_then(|token| {
-                if token.expires_on <= Utc::now() {
-                    Err(Error::credential(
-                        "the token refresher returned a token that has already expired",
-                    ))
-                } else {
-                    // A token that cannot be a header value fails here, as a failed refresh,
-                    // before any request carries it.
-                    Held::refreshed(token, Utc::now())
-                }
-            });
-            state = inner.lock();
-            guard.armed = false;
-            state.refreshing = false;
-            inner.refreshed.notify_all();
-            if state.disposed {
-                continue;
-            }
-            match result {
-                Ok(held) => {
-                    log::debug!(
-                        "user access token refreshed; it expires at {}",
-                        held.token.expires_on
-                    );
-                    let picked = pick(&held);
-                    state.current = Some(held);
-                    state.failures = 0;
-                    state.retry_at = None;
-                    state.last_error = None;
-                    return Ok(picked);
-                }
-                Err(err) => {
-                    state.failures = state.failures.saturating_add(1);
-                    let wait = backoff(state.failures);
-                    state.retry_at = Some(Instant::now() + wait);
-                    state.last_error = Some(duplicate(&err));
-                    let still_valid = state
-                        .current
-                        .as_ref()
-                        .filter(|h| h.usable(Utc::now()).is_some())
-                        .map(&pick);
-                    if let Some(token) = still_valid {
-                        log::warn!(
-                            "user access token refresh failed ({err}); using the current token, next attempt in {wait:?}"
-                        );
+            awaited = Some(state.generation);
+            if inner.proactive {
+                if let Some(token) = usable {
+                    // Refresh in the background; this caller goes on with the valid token.
+                    if self.spawn_refresh() {
                         return Ok(token);
                     }
-                    log::warn!(
-                        "user access token refresh failed ({err}); next attempt in {wait:?}"
-                    );
-                    return Err(Error::Credential {
-                        message: "the token refresher failed".to_owned(),
-                        source: Some(Box::new(err)),
-                    });
+                    drop(state);
+                    inner.refresh();
+                    state = inner.lock();
+                    continue;
                 }
             }
+            if !self.spawn_refresh() {
+                // No thread to be had: refresh on this thread (it cannot honour the deadline).
+                drop(state);
+                inner.refresh();
+                state = inner.lock();
+                continue;
+            }
+            state = inner.wait(state, deadline, started)?;
+        }
+    }
+
+    /// Runs the refresher on a thread of its own, so that callers can stop waiting for it at
+    /// their deadline while it finishes for the others. `false` when no thread could be
+    /// started (the caller then refreshes on its own thread).
+    fn spawn_refresh(&self) -> bool {
+        let inner = Arc::clone(&self.inner);
+        std::thread::Builder::new()
+            .name("acs-chat-token-refresh".into())
+            .spawn(move || inner.refresh())
+            .map_err(|e| log::warn!("could not start a token refresh thread ({e}); refreshing on the caller's thread"))
+            .is_ok()
+    }
+
+    /// Blocks until no refresh is running (tests of the background refresh).
+    #[cfg(test)]
+    fn wait_until_idle(&self) {
+        let mut state = self.inner.lock();
+        while state.refreshing {
+            state = self
+                .inner
+                .refreshed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -723,7 +817,7 @@ mod tests {
             }),
         )
         .expect("valid options");
-        let value = credential.bearer().expect("refreshed");
+        let value = credential.bearer(None).expect("refreshed");
         let token = credential.get_token().expect("cached").token;
         assert_eq!(
             value.to_str().ok(),
@@ -733,7 +827,7 @@ mod tests {
         let debug = format!("{value:?}");
         assert!(!debug.contains(&token), "Debug shows the token: {debug}");
         assert!(credential.invalidate_bearer(&value), "a refresher exists");
-        let next = credential.bearer().expect("refreshed");
+        let next = credential.bearer(None).expect("refreshed");
         assert_ne!(next, value, "a new token after invalidation");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
     }
@@ -953,6 +1047,8 @@ mod tests {
         for _ in 0..5 {
             let got = credential.get_token().expect("the still-valid token");
             assert_eq!(got.token, initial);
+            // The proactive refresh runs on its own thread; let it end before the next call.
+            credential.wait_until_idle();
         }
         assert_eq!(
             calls.load(Ordering::SeqCst),
@@ -974,15 +1070,15 @@ mod tests {
             CommunicationTokenRefreshOptions::new(|| panic!("refresher bug")),
         )
         .expect("valid options");
-        let c = credential.clone();
-        let joined = std::thread::spawn(move || c.get_token()).join();
+        // The refresher runs on a thread of its own: the caller gets an error, not the panic.
+        let first = credential.get_token().expect_err("a panicking refresher");
         assert!(
-            joined.is_err(),
-            "the panic propagates to the calling thread"
+            format!("{first:?}").contains("panicked"),
+            "error of the refresh that panicked: {first:?}"
         );
         let err = credential.get_token().expect_err("backoff after a panic");
         assert!(
-            format!("{err:?}").contains("panicked"),
+            format!("{err:?}").contains("panicked") && err.to_string().contains("next attempt"),
             "error after a panic: {err:?}"
         );
     }

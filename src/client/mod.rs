@@ -9,6 +9,7 @@ mod options;
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -252,11 +253,11 @@ struct BearerAuth<'a> {
 }
 
 impl Authorize for BearerAuth<'_> {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, deadline: Option<Instant>) -> Result<()> {
         // The credential keeps `Bearer <token>` ready with the token (it refuses tokens that
         // cannot be header values): no copy of the token, no formatting and no header
         // validation per attempt.
-        let value = self.credential.bearer()?;
+        let value = self.credential.bearer(deadline)?;
         request.set_header_value("authorization", value.clone());
         *self.last.borrow_mut() = Some(value);
         Ok(())

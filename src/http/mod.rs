@@ -79,8 +79,9 @@ impl Default for PipelineOptions {
 
 /// Adds credentials to each attempt of a call.
 pub(crate) trait Authorize {
-    /// Sets the authorization headers of one attempt (called again for every retry).
-    fn authorize(&self, request: &mut Request) -> Result<()>;
+    /// Sets the authorization headers of one attempt (called again for every retry). Waiting
+    /// for credentials ends at `deadline` (the call's) with [`Error::Timeout`].
+    fn authorize(&self, request: &mut Request, deadline: Option<Instant>) -> Result<()>;
 
     /// Called after a 401. Returns `true` when new credentials can be had, so the call is
     /// worth repeating once.
@@ -95,7 +96,7 @@ pub(crate) struct NoAuth;
 
 #[cfg(test)]
 impl Authorize for NoAuth {
-    fn authorize(&self, _request: &mut Request) -> Result<()> {
+    fn authorize(&self, _request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         Ok(())
     }
 }
@@ -461,12 +462,21 @@ impl Pipeline {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if remaining(Instant::now()).is_zero() {
+                return Err(Error::Timeout(options.call_timeout));
+            }
+            request.headers.truncate(own_headers);
+            // Authorizing may wait for a token refresh: it gets the call's deadline, and the
+            // attempt only the time that is left after it.
+            auth.authorize(&mut request, deadline)
+                .map_err(|e| match e {
+                    Error::Timeout(_) => Error::Timeout(options.call_timeout),
+                    other => other,
+                })?;
             let left = remaining(Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout(options.call_timeout));
             }
-            request.headers.truncate(own_headers);
-            auth.authorize(&mut request)?;
             let req = &request;
             let attempt_started = Instant::now();
             let outcome = self.attempt(req, left.min(MAX_TIMEOUT));

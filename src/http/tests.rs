@@ -159,7 +159,7 @@ fn post(server: &Server, retry: RetryClass) -> Request {
 struct Bearer(&'static str);
 
 impl Authorize for Bearer {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         request.set_header("authorization", format!("Bearer {}", self.0));
         Ok(())
     }
@@ -171,7 +171,7 @@ struct Refreshing {
 }
 
 impl Authorize for Refreshing {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         let mut n = self.calls.lock().expect("lock");
         *n += 1;
         request.set_header("authorization", format!("Bearer token-{n}"));
