@@ -16,6 +16,18 @@
 //! [`identity::CommunicationIdentityClient`] are `Clone + Send + Sync`. Clones share one
 //! connection pool and one credential, so the usual pattern is to build a client once and hand
 //! clones to as many threads as you like.
+//!
+//! # Logging
+//!
+//! The crate logs through [`log`](https://docs.rs/log): one DEBUG line per attempt (target
+//! `acs_chat::http`: method, path, status, duration, request ids) and WARN for failed token
+//! refreshes, never a token, key or message content. Below it, ureq-proto dumps every byte it
+//! receives at TRACE, unredacted, and identity responses carry tokens; so the default feature
+//! `no-wire-trace` compiles TRACE records out of the program (`log`'s `max_level_debug`,
+//! which is one setting per build). If your program needs TRACE from other crates, or sets
+//! another `log/max_level_*` feature (cargo then reports "multiple max_level_* features set"),
+//! turn this crate's default features off and keep the `ureq_proto` target below TRACE in
+//! your logger.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
