@@ -445,7 +445,11 @@ impl Inner {
                         .is_some_and(|h| h.usable(Utc::now()).is_some());
                     log::warn!(
                         "user access token refresh failed ({err}); {}next attempt in {wait:?}",
-                        if still_valid { "using the current token, " } else { "" }
+                        if still_valid {
+                            "using the current token, "
+                        } else {
+                            ""
+                        }
                     );
                     state.last_error = Some(err);
                 }
@@ -899,17 +903,16 @@ mod tests {
             let outcome = std::panic::catch_unwind(|| {
                 let made = CommunicationTokenCredential::new(token.clone())
                     .map(|c| c.get_token().map(|t| t.expires_on));
-                let refreshing = CommunicationTokenCredential::with_options(
-                    CommunicationTokenRefreshOptions {
+                let refreshing =
+                    CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
                         token: Some(token.clone()),
                         token_refresher: Box::new({
                             let token = token.clone();
                             move || AccessToken::from_jwt(token.clone())
                         }),
                         proactive_refresh: true,
-                    },
-                )
-                .map(|c| c.get_token().map(|t| t.expires_on));
+                    })
+                    .map(|c| c.get_token().map(|t| t.expires_on));
                 format!("{made:?} / {refreshing:?}")
             });
             assert!(outcome.is_ok(), "claims {claims} panicked");

@@ -530,7 +530,10 @@ fn slow_refresher_call_ends_with_timeout_at_call_timeout() {
     let r = chat.get_chat_thread(&thread_id);
     let took = started.elapsed();
     println!("call_timeout 1 s, 3 s refresher: returned {r:?} after {took:?}");
-    assert!(matches!(r, Err(Error::Timeout(t)) if t == call_timeout), "got {r:?}");
+    assert!(
+        matches!(r, Err(Error::Timeout(t)) if t == call_timeout),
+        "got {r:?}"
+    );
     assert!(
         took < call_timeout + Duration::from_secs(2),
         "the call took {took:?}, past its {call_timeout:?} timeout"

@@ -121,9 +121,16 @@ fn trace_logs_never_carry_token_or_key_fragments() {
         key,
     ];
     secrets.extend(issued.lock().expect("issued").iter().cloned());
-    assert!(secrets.len() >= 6, "the refresher ran: {} secrets", secrets.len());
+    assert!(
+        secrets.len() >= 6,
+        "the refresher ran: {} secrets",
+        secrets.len()
+    );
     let logged = records().lock().expect("records").clone();
-    assert!(!logged.is_empty(), "nothing was logged, so nothing was checked");
+    assert!(
+        !logged.is_empty(),
+        "nothing was logged, so nothing was checked"
+    );
     println!(
         "{} records checked for every 16-byte window of {} secrets",
         logged.len(),

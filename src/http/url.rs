@@ -137,12 +137,17 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 /// so `999.999.999.999` and `1.2.3` are refused rather than looked up as names.
 fn is_host_name_or_ipv4(host: &str) -> bool {
     let labels: Vec<&str> = host.split('.').collect();
-    if labels.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
+    if labels
+        .iter()
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return host.parse::<Ipv4Addr>().is_ok();
     }
     let label_ok = |label: &str| {
         (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
@@ -343,7 +348,10 @@ mod tests {
             ("http://[::1]:9000/", "http://[::1]:9000"),
             ("https://[2001:db8::1]", "https://[2001:db8::1]"),
             ("https://1.2.3.4:443", "https://1.2.3.4:443"),
-            ("https://xn--bcher-kva.example", "https://xn--bcher-kva.example"),
+            (
+                "https://xn--bcher-kva.example",
+                "https://xn--bcher-kva.example",
+            ),
             ("https://a-b.c1.example", "https://a-b.c1.example"),
             ("https://localhost", "https://localhost"),
         ];
