@@ -43,6 +43,7 @@ pub use client::{
     ChatClient, ChatClientOptions, ChatThreadClient, CreateChatThreadOptions,
     ListChatThreadsOptions, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     SendMessageOptions, TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
+    IDEMPOTENCY_METADATA_KEY,
 };
 pub use credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
 pub use error::{ChatError, Error, Result, ServiceError};

@@ -5,6 +5,7 @@
 
 mod chat_client;
 mod chat_thread_client;
+mod exactly_once;
 mod options;
 
 use std::cell::RefCell;
@@ -17,6 +18,7 @@ use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
+pub use exactly_once::IDEMPOTENCY_METADATA_KEY;
 pub use options::{
     ChatClientOptions, CreateChatThreadOptions, ListChatThreadsOptions, ListMessagesOptions,
     ListParticipantsOptions, ListReadReceiptsOptions, SendMessageOptions,
@@ -142,6 +144,37 @@ impl ClientInner {
             last: RefCell::new(None),
         };
         self.pipeline.send_and(request, &auth, |r| r.json())
+    }
+
+    /// Sends with a bearer token and decodes the JSON body, asking `recover` before each retry
+    /// after a failure that may have taken effect (see `Pipeline::send_recovering`).
+    pub(crate) fn send_json_recovering<T: DeserializeOwned>(
+        &self,
+        request: Request,
+        recover: impl FnMut(&Error, Option<Instant>) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline
+            .send_recovering(request, &auth, |r| r.json(), None, recover)
+    }
+
+    /// Sends with a bearer token, ending no later than `deadline`, and turns the 2xx response
+    /// into `T` with `accept`.
+    pub(crate) fn send_until<T>(
+        &self,
+        request: Request,
+        deadline: Option<Instant>,
+        accept: impl Fn(Response) -> Result<T>,
+    ) -> Result<T> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline
+            .send_recovering(request, &auth, accept, deadline, |_, _| Ok(None))
     }
 
     /// A lazy pager over the list at `path` (already encoded). The first request is built
