@@ -201,8 +201,11 @@ impl Error {
     /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
     /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
     /// assert!(!err.may_have_taken_effect()); // a 404 says nothing happened
-    /// let gone = acs_chat::ChatClient::new("http://127.0.0.1:9", acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?)?;
-    /// assert!(!gone.get_chat_thread("19:a@thread.v2").unwrap_err().may_have_taken_effect()); // refused
+    /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
+    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
+    /// let refused = nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err();
+    /// assert!(!refused.may_have_taken_effect()); // the connection never opened
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn may_have_taken_effect(&self) -> bool {

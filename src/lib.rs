@@ -2,13 +2,15 @@
 //!
 //! # Layout
 //!
-//! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations.
+//! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations; exactly-once
+//!   sends with [`SendMessageOptions::idempotency_token`] in `client/exactly_once.rs`.
 //! - [`Pager`] (`pager.rs`): lazy page-by-page iteration over list operations.
 //! - [`models`]: what the service sends and receives.
 //! - [`CommunicationTokenCredential`] (`credential.rs`): user tokens and their refresh.
 //! - [`identity`]: users and tokens, HMAC-signed with the resource's access key.
 //! - [`Error`] (`error.rs`): the one error type.
-//! - `http/`: the shared blocking transport (retries, timeouts, logging); private.
+//! - `http/`: the shared blocking transport (retries, timeouts, logging, and whether a failed
+//!   request was written, for [`Error::may_have_taken_effect`]); private.
 //!
 //! # Thread safety
 //!
