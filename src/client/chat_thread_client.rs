@@ -184,9 +184,9 @@ impl ChatThreadClient {
     /// that may have posted it says so through [`Error::may_have_taken_effect`]. With a token,
     /// every transient failure is retried and the message is posted exactly once: before a
     /// retry after an ambiguous failure, the thread's recent messages are searched for the
-    /// token (newest first, from 5 minutes before the first attempt, at most 2,000 messages);
-    /// when the search cannot answer, the ambiguous error is returned rather than risk a
-    /// duplicate.
+    /// token (newest first, from 5 minutes before the first attempt, at most 2,000 messages),
+    /// and once more when retries or time run out; when the search cannot answer, the
+    /// ambiguous error is returned rather than risk a duplicate.
     /// Content of any length is passed to the service, which enforces its own limits.
     ///
     /// ```

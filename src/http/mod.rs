@@ -588,13 +588,26 @@ impl Pipeline {
                     )
                 }
             };
-            if !retryable || retries >= options.retry.max_retries {
+            if !retryable {
                 return Err(error);
+            }
+            // Out of retries or of time after a transient failure: one last look, so that an
+            // effect that did happen is still reported as the success it was.
+            let mut last_look = |error: Error| {
+                if error.may_have_taken_effect() && !remaining(Instant::now()).is_zero() {
+                    if let Ok(Some(found)) = recover(&error, deadline) {
+                        return Ok(found);
+                    }
+                }
+                Err(error)
+            };
+            if retries >= options.retry.max_retries {
+                return last_look(error);
             }
             let delay = hint.unwrap_or_else(|| options.retry.backoff(retries, random_unit()));
             if delay >= remaining(Instant::now()) {
                 // Waiting would outlast the call's timeout: report what went wrong instead.
-                return Err(error);
+                return last_look(error);
             }
             retries += 1;
             log::debug!(

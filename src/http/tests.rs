@@ -695,6 +695,22 @@ fn send_recovering_looks_before_retrying_ambiguous_failures() {
         "requests after a look found nothing"
     );
 
+    // Out of retries after an ambiguous failure: one last look still finds the effect.
+    let no_retries = Pipeline::new(PipelineOptions {
+        retry: RetryOptions::none(),
+        ..fast_options()
+    });
+    let server = Server::start(vec![Act::Close]);
+    let got = no_retries.send_recovering(
+        post(&server, RetryClass::SafeToRepeat),
+        &NoAuth,
+        decode,
+        None,
+        |_, _| Ok(Some(serde_json::json!({"found": "last look"}))),
+    );
+    assert_eq!(got.ok(), Some(serde_json::json!({"found": "last look"})));
+    assert_eq!(server.seen().len(), 1, "requests with no retries left");
+
     // The look fails: the ambiguous error comes back and nothing is repeated.
     let server = Server::start(vec![Act::Close]);
     let err = pipeline
