@@ -645,7 +645,7 @@ fn paging(failures: &mut Vec<String>) -> Result<(), BoxError> {
         let message = message?;
         std::hint::black_box(&message);
         items += 1;
-        if items % PAGE == 0 {
+        if items.is_multiple_of(PAGE) {
             rss_peak = rss_peak.max(proc_status_kib("/proc/self/status", "VmRSS:").unwrap_or(0));
         }
     }

@@ -130,6 +130,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 "tag".to_string(),
                 "quickstart".to_string(),
             )])),
+            ..Default::default()
         }),
     )?;
     println!("send_message (text): {}", text.id);

@@ -15,21 +15,29 @@
 //! that window at once; such a token is refreshed at half its lifetime instead, so a refresher
 //! is never called in a loop.
 //!
-//! However many threads ask at once, one of them runs the refresher and the others wait for
-//! its result (no thread is ever spawned). A failed refresh is returned as
-//! [`Error::Credential`] with the refresher's error as its source, and the next attempt is
-//! allowed only after a backoff (0.5 s, doubling to at most 30 s); calls in between fail fast
-//! with the same error instead of calling the refresher again. While the current token is
-//! still valid, a failed refresh is logged and the current token is used.
+//! However many threads ask at once, the refresher runs once, on a short-lived thread of its
+//! own (`acs-chat-token-refresh`, started by the first call that needs a token), and the
+//! callers wait for its result. A failed refresh is returned as [`Error::Credential`] with
+//! the refresher's error as its source, and the next attempt is allowed only after a backoff
+//! (0.5 s, doubling to at most 30 s); calls in between fail fast with the same error instead
+//! of calling the refresher again. While the current token is still valid, a failed refresh is
+//! logged and the current token is used. A panicking refresher counts as a failed refresh.
 //!
-//! The refresher runs on the caller's thread and nothing can interrupt it, so give it a
-//! timeout of its own: callers waiting for a refresher that never returns wait as long.
+//! # Refreshes and call timeouts
 //!
-//! # Proactive refresh, without a background thread
+//! A chat call waits for a refresh no longer than its
+//! [`call_timeout`](crate::ChatClientOptions::call_timeout): a caller whose time runs out gets
+//! [`Error::Timeout`], while the refresh goes on and serves the callers after it. Nothing can
+//! interrupt the refresher itself, so give it a timeout of its own: a refresher that never
+//! returns blocks every refresh after it. [`get_token`](CommunicationTokenCredential::get_token)
+//! has no deadline and waits as long as the refresher takes. (Should the system refuse a new
+//! thread, the caller runs the refresher itself, and then cannot stop at its deadline.)
+//!
+//! # Proactive refresh, without a timer thread
 //!
 //! With [`CommunicationTokenRefreshOptions::proactive_refresh`], the call that first finds the
-//! token inside the refresh window refreshes it, while every other caller keeps using the
-//! still-valid token instead of waiting. Calls therefore never wait for a refresh as long as
+//! token inside the refresh window starts a refresh, while it and every other caller keep
+//! using the still-valid token instead of waiting. Calls therefore never wait for a refresh as long as
 //! one call happens in the 10 minutes before expiry; only an expired (or rejected) token makes
 //! callers wait. Without it, callers inside the window wait for the refresh, so nobody sends a
 //! token that is about to expire.
@@ -39,7 +47,8 @@
 //! Clones share one token. [`dispose`](CommunicationTokenCredential::dispose) drops the token
 //! for every clone and makes every later call fail with [`Error::Credential`]; a refresh already
 //! running finishes, but its result is discarded. Dropping the last clone frees the token and
-//! the refresher; as nothing runs in the background, there is nothing else to stop.
+//! the refresher (once a refresh still running has returned); nothing else runs in the
+//! background, so there is nothing else to stop.
 
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -156,8 +165,8 @@ pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
 pub struct CommunicationTokenRefreshOptions {
     /// The token to start with. `None` fetches one with the refresher on first use.
     pub token: Option<String>,
-    /// Fetches a fresh token. Called on the thread of the call that needs the token, at most
-    /// one at a time.
+    /// Fetches a fresh token. Called on a refresh thread of the credential's own, at most one
+    /// at a time (see the [module docs](crate::credential)).
     pub token_refresher: Box<TokenRefresher>,
     /// Refresh inside the refresh window without making other callers wait (see the
     /// [module docs](crate::credential)).
@@ -232,17 +241,18 @@ struct State {
     failures: u32,
     /// No refresh before this instant (set after a failure).
     retry_at: Option<Instant>,
-    /// What the last failed refresh returned, for the callers that did not run it.
+    /// What the last failed refresh returned, for the callers that waited for it.
     last_error: Option<Error>,
+    /// How many refreshes have ended (well or badly), so a waiter knows its refresh is over.
+    generation: u64,
     disposed: bool,
 }
 
 struct Held {
     token: AccessToken,
     /// `Bearer <token>` as a ready header value (marked sensitive), built once per token so
-    /// calls do not format and validate it every time; `None` when the token holds bytes a
-    /// header cannot carry (such a call then fails in the transport, as before).
-    bearer: Option<HeaderValue>,
+    /// calls do not format and validate it every time.
+    bearer: HeaderValue,
     /// From this time on the token is due for a refresh.
     refresh_at: DateTime<Utc>,
     /// The service answered 401 to it.
@@ -250,31 +260,35 @@ struct Held {
 }
 
 impl Held {
-    /// A token handed in by the caller: due 10 minutes before it expires.
-    fn initial(token: AccessToken) -> Self {
-        Held {
-            refresh_at: token.expires_on - window(),
-            bearer: bearer_value(&token.token),
+    /// A token handed in by the caller: due 10 minutes before it expires. Fails when the
+    /// token cannot be sent as a header value.
+    fn initial(token: AccessToken) -> Result<Self> {
+        Ok(Held {
+            refresh_at: window_start(token.expires_on),
+            bearer: bearer_value(&token.token)?,
             token,
             rejected: false,
-        }
+        })
     }
 
     /// A token the refresher returned at `now`: due 10 minutes before expiry, or at half its
     /// lifetime when it lives 10 minutes or less (else every call would refresh it again).
-    fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Self {
-        let window_start = token.expires_on - window();
+    fn refreshed(token: AccessToken, now: DateTime<Utc>) -> Result<Self> {
+        let window_start = window_start(token.expires_on);
         let refresh_at = if window_start > now {
             window_start
         } else {
-            now + (token.expires_on - now) / 2
+            // `expires_on` comes from outside: every step is checked (a time near chrono's
+            // ends overflowed here and panicked).
+            now.checked_add_signed(token.expires_on.signed_duration_since(now) / 2)
+                .unwrap_or(now)
         };
-        Held {
-            bearer: bearer_value(&token.token),
+        Ok(Held {
+            bearer: bearer_value(&token.token)?,
             token,
             refresh_at,
             rejected: false,
-        }
+        })
     }
 
     /// Good to send: not rejected and not expired.
@@ -283,18 +297,54 @@ impl Held {
     }
 }
 
+/// The longest token accepted, in bytes. ACS user tokens are about 500 bytes (481 in the
+/// recordings) and Teams-exchanged ones under 2 KiB; common servers and proxies refuse a header
+/// line longer than 8 KiB (nginx's `large_client_header_buffers`, Apache's
+/// `LimitRequestFieldSize` of 8190), so a longer token could not reach the service anyway.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Checks that `token` can travel as `Authorization: Bearer <token>`: not empty, at most
+/// [`MAX_TOKEN_LEN`] bytes, and only visible ASCII (a bearer token is base64url and dots; a
+/// CR/LF would end the header, other bytes are refused by the HTTP stack after the request was
+/// already being retried). The error never contains the token.
+fn check_token_text(token: &str) -> Result<()> {
+    if token.is_empty() {
+        return Err(Error::credential("the token is empty"));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Error::credential(format!(
+            "the token is {} bytes long, over the {MAX_TOKEN_LEN}-byte limit of a header value",
+            token.len()
+        )));
+    }
+    if let Some(at) = token.bytes().position(|b| !b.is_ascii_graphic()) {
+        return Err(Error::credential(format!(
+            "the token cannot be sent as a header value: byte {at} is not visible ASCII"
+        )));
+    }
+    Ok(())
+}
+
 /// The `Authorization` header value for `token`, hidden from `Debug` by `set_sensitive`.
-fn bearer_value(token: &str) -> Option<HeaderValue> {
+fn bearer_value(token: &str) -> Result<HeaderValue> {
+    check_token_text(token)?;
     let mut text = String::with_capacity("Bearer ".len() + token.len());
     text.push_str("Bearer ");
     text.push_str(token);
-    let mut value = HeaderValue::try_from(text).ok()?;
+    let mut value = HeaderValue::try_from(text)
+        .map_err(|_| Error::credential("the token cannot be sent as a header value"))?;
     value.set_sensitive(true);
-    Some(value)
+    Ok(value)
 }
 
-fn window() -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(REFRESH_WINDOW).unwrap_or(chrono::TimeDelta::MAX)
+/// When a token expiring at `expires_on` enters the refresh window. The expiry comes from
+/// outside (a JWT's `exp`, a refresher's result), so the subtraction is checked: a time within
+/// the window of chrono's minimum is due from the start.
+fn window_start(expires_on: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(REFRESH_WINDOW)
+        .ok()
+        .and_then(|window| expires_on.checked_sub_signed(window))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -324,6 +374,91 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Waits for the running refresh to end, no later than `deadline`.
+    fn wait<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        started: Instant,
+    ) -> Result<MutexGuard<'a, State>> {
+        let Some(deadline) = deadline else {
+            return Ok(self
+                .refreshed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner));
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(started.elapsed()));
+        }
+        let (state, _) = self
+            .refreshed
+            .wait_timeout(state, left)
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(state)
+    }
+
+    /// Runs the refresher once (the caller has set `refreshing`) and stores what it returned.
+    fn refresh(&self) {
+        let Some(refresher) = &self.refresher else {
+            return;
+        };
+        let mut guard = RefreshGuard {
+            inner: self,
+            armed: true,
+        };
+        let result = refresher().and_then(|token| {
+            if token.expires_on <= Utc::now() {
+                Err(Error::credential(
+                    "the token refresher returned a token that has already expired",
+                ))
+            } else {
+                // A token that cannot be a header value fails here, as a failed refresh,
+                // before any request carries it.
+                Held::refreshed(token, Utc::now())
+            }
+        });
+        let mut state = self.lock();
+        guard.armed = false;
+        state.refreshing = false;
+        state.generation = state.generation.wrapping_add(1);
+        if !state.disposed {
+            match result {
+                Ok(held) => {
+                    log::debug!(
+                        "user access token refreshed; it expires at {}",
+                        held.token.expires_on
+                    );
+                    state.current = Some(held);
+                    state.failures = 0;
+                    state.retry_at = None;
+                    state.last_error = None;
+                }
+                Err(err) => {
+                    state.failures = state.failures.saturating_add(1);
+                    let wait = backoff(state.failures);
+                    state.retry_at = Some(Instant::now() + wait);
+                    let still_valid = state
+                        .current
+                        .as_ref()
+                        .is_some_and(|h| h.usable(Utc::now()).is_some());
+                    log::warn!(
+                        "user access token refresh failed ({err}); {}next attempt in {wait:?}",
+                        if still_valid {
+                            "using the current token, "
+                        } else {
+                            ""
+                        }
+                    );
+                    state.last_error = Some(err);
+                }
+            }
+        }
+        self.refreshed.notify_all();
+    }
+}
+
 /// Ends a refresh even when the refresher panics, so waiting callers are never stuck.
 struct RefreshGuard<'a> {
     inner: &'a Inner,
@@ -335,6 +470,7 @@ impl Drop for RefreshGuard<'_> {
         if self.armed {
             let mut state = self.inner.lock();
             state.refreshing = false;
+            state.generation = state.generation.wrapping_add(1);
             state.failures = state.failures.saturating_add(1);
             state.retry_at = Some(Instant::now() + backoff(state.failures));
             state.last_error = Some(Error::credential("the token refresher panicked"));
@@ -344,7 +480,9 @@ impl Drop for RefreshGuard<'_> {
 }
 
 impl CommunicationTokenCredential {
-    /// A credential for one static token. Fails when the token is not a JWT with a numeric `exp`.
+    /// A credential for one static token. Fails with [`Error::Credential`] when the token is
+    /// not a JWT with a numeric `exp`, or cannot be sent as a header value (empty, over
+    /// [`MAX_TOKEN_LEN`] bytes, or anything but visible ASCII, such as CR/LF).
     ///
     /// The token is sent until it expires; after that every call fails before sending
     /// anything, with an [`Error::Credential`] that says the token expired.
@@ -359,15 +497,17 @@ impl CommunicationTokenCredential {
     /// ```
     pub fn new(token: impl Into<String>) -> Result<Self> {
         Ok(Self::build(
-            Some(Held::initial(AccessToken::from_jwt(token)?)),
+            Some(Held::initial(AccessToken::from_jwt(token)?)?),
             None,
             false,
         ))
     }
 
     /// A credential that refreshes its token with `options.token_refresher`. Fails when
-    /// `options.token` is given but is not a JWT with a numeric `exp`. Nothing is fetched here:
-    /// without an initial token, the first [`get_token`](Self::get_token) runs the refresher.
+    /// `options.token` is given but is not a JWT with a numeric `exp` or cannot be a header
+    /// value (see [`new`](Self::new)); a refresher's token that cannot be one is a failed
+    /// refresh, so no request ever carries it. Nothing is fetched here: without an initial
+    /// token, the first [`get_token`](Self::get_token) runs the refresher.
     ///
     /// ```
     /// use acs_chat::identity::{CommunicationIdentityClient, CommunicationTokenScope};
@@ -385,7 +525,7 @@ impl CommunicationTokenCredential {
     /// ```
     pub fn with_options(options: CommunicationTokenRefreshOptions) -> Result<Self> {
         let current = match options.token {
-            Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)),
+            Some(token) => Some(Held::initial(AccessToken::from_jwt(token)?)?),
             None => None,
         };
         Ok(Self::build(
@@ -432,20 +572,25 @@ impl CommunicationTokenCredential {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_token(&self) -> Result<AccessToken> {
-        self.current(|held| held.token.clone())
+        self.current(None, |held| held.token.clone())
     }
 
     /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
-    /// return, from the credential's cache (no copy of the token text), with that token.
-    /// `None` when the token cannot be a header value.
-    pub(crate) fn bearer(&self) -> Result<Option<HeaderValue>> {
-        self.current(|held| held.bearer.clone())
+    /// return, from the credential's cache (no copy of the token text). A refresh in progress
+    /// is waited for no later than `deadline`, then [`Error::Timeout`].
+    pub(crate) fn bearer(&self, deadline: Option<Instant>) -> Result<HeaderValue> {
+        self.current(deadline, |held| held.bearer.clone())
     }
 
-    /// What `pick` takes from the token to send now, refreshed first when it is due.
-    fn current<R>(&self, pick: impl Fn(&Held) -> R) -> Result<R> {
+    /// What `pick` takes from the token to send now, refreshed first when it is due, waiting
+    /// for a refresh no later than `deadline` (then [`Error::Timeout`], with the time waited;
+    /// the refresh goes on for the other callers).
+    fn current<R>(&self, deadline: Option<Instant>, pick: impl Fn(&Held) -> R) -> Result<R> {
         let inner = &*self.inner;
+        let started = Instant::now();
         let mut state = inner.lock();
+        // The generation of the refresh this caller started or waits for, once it does.
+        let mut awaited: Option<u64> = None;
         loop {
             if state.disposed {
                 return Err(Error::credential("the credential was disposed"));
@@ -465,7 +610,7 @@ impl CommunicationTokenCredential {
                     return Ok(token);
                 }
             }
-            let Some(refresher) = &inner.refresher else {
+            if inner.refresher.is_none() {
                 return match (usable, &state.current) {
                     (Some(token), _) => Ok(token),
                     (None, Some(held)) => Err(Error::credential(format!(
@@ -474,17 +619,26 @@ impl CommunicationTokenCredential {
                     ))),
                     (None, None) => Err(Error::credential("there is no token")),
                 };
-            };
+            }
+            if awaited.is_some_and(|generation| generation != state.generation) {
+                // The refresh this caller waited for is over and left no token that is due
+                // later: it failed. A still-valid token is used; else its error is returned.
+                if let Some(token) = usable {
+                    return Ok(token);
+                }
+                return Err(Error::Credential {
+                    message: "the token refresher failed".to_owned(),
+                    source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+                });
+            }
             if state.refreshing {
                 if inner.proactive {
                     if let Some(token) = usable {
                         return Ok(token);
                     }
                 }
-                state = inner
-                    .refreshed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                awaited.get_or_insert(state.generation);
+                state = inner.wait(state, deadline, started)?;
                 continue;
             }
             if let Some(retry_at) = state.retry_at {
@@ -503,66 +657,53 @@ impl CommunicationTokenCredential {
                     });
                 }
             }
-
-            // This thread refreshes; the lock is released while user code runs.
             state.refreshing = true;
-            drop(state);
-            let mut guard = RefreshGuard { inner, armed: true };
-            let result = refresher().and_then(|token| {
-                if token.expires_on <= Utc::now() {
-                    Err(Error::credential(
-                        "the token refresher returned a token that has already expired",
-                    ))
-                } else {
-                    Ok(token)
-                }
-            });
-            state = inner.lock();
-            guard.armed = false;
-            state.refreshing = false;
-            inner.refreshed.notify_all();
-            if state.disposed {
-                continue;
-            }
-            match result {
-                Ok(token) => {
-                    log::debug!(
-                        "user access token refreshed; it expires at {}",
-                        token.expires_on
-                    );
-                    let held = Held::refreshed(token, Utc::now());
-                    let picked = pick(&held);
-                    state.current = Some(held);
-                    state.failures = 0;
-                    state.retry_at = None;
-                    state.last_error = None;
-                    return Ok(picked);
-                }
-                Err(err) => {
-                    state.failures = state.failures.saturating_add(1);
-                    let wait = backoff(state.failures);
-                    state.retry_at = Some(Instant::now() + wait);
-                    state.last_error = Some(duplicate(&err));
-                    let still_valid = state
-                        .current
-                        .as_ref()
-                        .filter(|h| h.usable(Utc::now()).is_some())
-                        .map(&pick);
-                    if let Some(token) = still_valid {
-                        log::warn!(
-                            "user access token refresh failed ({err}); using the current token, next attempt in {wait:?}"
-                        );
+            awaited = Some(state.generation);
+            if inner.proactive {
+                if let Some(token) = usable {
+                    // Refresh in the background; this caller goes on with the valid token.
+                    if self.spawn_refresh() {
                         return Ok(token);
                     }
-                    log::warn!(
-                        "user access token refresh failed ({err}); next attempt in {wait:?}"
-                    );
-                    return Err(Error::Credential {
-                        message: "the token refresher failed".to_owned(),
-                        source: Some(Box::new(err)),
-                    });
+                    drop(state);
+                    inner.refresh();
+                    state = inner.lock();
+                    continue;
                 }
             }
+            if !self.spawn_refresh() {
+                // No thread to be had: refresh on this thread (it cannot honour the deadline).
+                drop(state);
+                inner.refresh();
+                state = inner.lock();
+                continue;
+            }
+            state = inner.wait(state, deadline, started)?;
+        }
+    }
+
+    /// Runs the refresher on a thread of its own, so that callers can stop waiting for it at
+    /// their deadline while it finishes for the others. `false` when no thread could be
+    /// started (the caller then refreshes on its own thread).
+    fn spawn_refresh(&self) -> bool {
+        let inner = Arc::clone(&self.inner);
+        std::thread::Builder::new()
+            .name("acs-chat-token-refresh".into())
+            .spawn(move || inner.refresh())
+            .map_err(|e| log::warn!("could not start a token refresh thread ({e}); refreshing on the caller's thread"))
+            .is_ok()
+    }
+
+    /// Blocks until no refresh is running (tests of the background refresh).
+    #[cfg(test)]
+    fn wait_until_idle(&self) {
+        let mut state = self.inner.lock();
+        while state.refreshing {
+            state = self
+                .inner
+                .refreshed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -577,7 +718,7 @@ impl CommunicationTokenCredential {
     /// [`invalidate`](Self::invalidate) for the token whose [`bearer`](Self::bearer) value
     /// was sent.
     pub(crate) fn invalidate_bearer(&self, sent: &HeaderValue) -> bool {
-        self.reject(|held| held.bearer.as_ref() == Some(sent))
+        self.reject(|held| held.bearer == *sent)
     }
 
     /// Marks the current token rejected when `sent_this` says it is the one that was sent.
@@ -680,10 +821,7 @@ mod tests {
             }),
         )
         .expect("valid options");
-        let value = credential
-            .bearer()
-            .expect("refreshed")
-            .expect("header-safe");
+        let value = credential.bearer(None).expect("refreshed");
         let token = credential.get_token().expect("cached").token;
         assert_eq!(
             value.to_str().ok(),
@@ -693,10 +831,7 @@ mod tests {
         let debug = format!("{value:?}");
         assert!(!debug.contains(&token), "Debug shows the token: {debug}");
         assert!(credential.invalidate_bearer(&value), "a refresher exists");
-        let next = credential
-            .bearer()
-            .expect("refreshed")
-            .expect("header-safe");
+        let next = credential.bearer(None).expect("refreshed");
         assert_ne!(next, value, "a new token after invalidation");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
     }
@@ -733,6 +868,71 @@ mod tests {
             let err = CommunicationTokenCredential::new(bad).expect_err("malformed token");
             assert!(!format!("{err:?}").contains(bad), "token echoed: {err:?}");
         }
+    }
+
+    /// A JWT-shaped token whose payload is `claims` (raw JSON text).
+    fn token_with_claims(claims: &str) -> String {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+        format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
+    }
+
+    /// `exp` values at and beyond the ends of the time range, negative, fractional or not a
+    /// number give a credential or an error, never a panic (issue 9, item 2).
+    #[test]
+    fn new_extreme_exp_never_panics() {
+        let cases = [
+            r#"{"exp":-8334601228740}"#,
+            r#"{"exp":-8334601228800}"#,
+            r#"{"exp":8210266876799}"#,
+            r#"{"exp":8210266876800}"#,
+            r#"{"exp":-9223372036854775808}"#,
+            r#"{"exp":9223372036854775807}"#,
+            r#"{"exp":18446744073709551615}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"exp":-1e300}"#,
+            r#"{"exp":-0.5}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":0}"#,
+            r#"{"exp":"1700000000"}"#,
+            r#"{"exp":null}"#,
+            r#"{"exp":[1]}"#,
+            r#"{}"#,
+        ];
+        for claims in cases {
+            let token = token_with_claims(claims);
+            let outcome = std::panic::catch_unwind(|| {
+                let made = CommunicationTokenCredential::new(token.clone())
+                    .map(|c| c.get_token().map(|t| t.expires_on));
+                let refreshing =
+                    CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
+                        token: Some(token.clone()),
+                        token_refresher: Box::new({
+                            let token = token.clone();
+                            move || AccessToken::from_jwt(token.clone())
+                        }),
+                        proactive_refresh: true,
+                    })
+                    .map(|c| c.get_token().map(|t| t.expires_on));
+                format!("{made:?} / {refreshing:?}")
+            });
+            assert!(outcome.is_ok(), "claims {claims} panicked");
+        }
+    }
+
+    /// A refresher returning a token at the end of time is kept, not overflowed.
+    #[test]
+    fn refreshed_token_at_max_time_is_used() {
+        let credential = CommunicationTokenCredential::with_options(
+            CommunicationTokenRefreshOptions::new(|| {
+                Ok(AccessToken {
+                    token: "a.b.c".into(),
+                    expires_on: DateTime::<Utc>::MAX_UTC,
+                })
+            }),
+        )
+        .expect("valid options");
+        let got = credential.get_token().expect("a far-future token");
+        assert_eq!(got.expires_on, DateTime::<Utc>::MAX_UTC, "seen {got:?}");
     }
 
     /// A refreshing credential fetches lazily, reuses a fresh token, and refreshes after
@@ -850,6 +1050,8 @@ mod tests {
         for _ in 0..5 {
             let got = credential.get_token().expect("the still-valid token");
             assert_eq!(got.token, initial);
+            // The proactive refresh runs on its own thread; let it end before the next call.
+            credential.wait_until_idle();
         }
         assert_eq!(
             calls.load(Ordering::SeqCst),
@@ -871,15 +1073,15 @@ mod tests {
             CommunicationTokenRefreshOptions::new(|| panic!("refresher bug")),
         )
         .expect("valid options");
-        let c = credential.clone();
-        let joined = std::thread::spawn(move || c.get_token()).join();
+        // The refresher runs on a thread of its own: the caller gets an error, not the panic.
+        let first = credential.get_token().expect_err("a panicking refresher");
         assert!(
-            joined.is_err(),
-            "the panic propagates to the calling thread"
+            format!("{first:?}").contains("panicked"),
+            "error of the refresh that panicked: {first:?}"
         );
         let err = credential.get_token().expect_err("backoff after a panic");
         assert!(
-            format!("{err:?}").contains("panicked"),
+            format!("{err:?}").contains("panicked") && err.to_string().contains("next attempt"),
             "error after a panic: {err:?}"
         );
     }

@@ -133,6 +133,11 @@ pub enum Error {
     },
 }
 
+/// Error statuses after which the request may still have been carried out.
+fn status_leaves_outcome_open(status: u16) -> bool {
+    matches!(status, 500 | 502 | 504)
+}
+
 fn participant_error_text(e: &ChatError) -> String {
     match (e.code.is_empty(), e.message.is_empty()) {
         (false, false) => format!("{} {}", e.code, e.message),
@@ -180,6 +185,56 @@ impl Error {
         match self {
             Error::Service(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// Whether the request may have been processed although the call failed: `true` exactly
+    /// when the request was sent and no response says what happened.
+    ///
+    /// - `true`: the connection closed or broke after the request was written, a success
+    ///   (2xx) body was cut short ([`Error::TruncatedBody`]), could not be decoded
+    ///   ([`Error::Decode`]), was too large or broke the protocol, the service answered 500, 502
+    ///   or 504 (a failure that may come after the work was done), and every
+    ///   [`Error::Timeout`] (this variant does not record whether the request had been
+    ///   written, so it answers the safe way).
+    /// - `false`: the request was refused before sending (bad arguments, credentials, a
+    ///   connection that never opened, a request never written), or the service answered
+    ///   that it did not act: any 4xx (408 and 429 included), 501, 503, 505, a redirect.
+    ///
+    /// When it is `false`, sending again cannot duplicate anything. When it is `true`, look
+    /// before sending again, or let [`SendMessageOptions::idempotency_token`] do it for
+    /// messages.
+    ///
+    /// [`SendMessageOptions::idempotency_token`]: crate::SendMessageOptions::idempotency_token
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
+    /// assert!(!err.may_have_taken_effect()); // a 404 says nothing happened
+    /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
+    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
+    /// let refused = nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err();
+    /// assert!(!refused.may_have_taken_effect()); // the connection never opened
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn may_have_taken_effect(&self) -> bool {
+        match self {
+            Error::InvalidArgument { .. }
+            | Error::Credential { .. }
+            | Error::InvalidConnectionString(_)
+            | Error::ParticipantRejected(_)
+            | Error::Redirect { .. } => false,
+            Error::Service(e) => status_leaves_outcome_open(e.status),
+            Error::Transport { source, .. } => source
+                .as_deref()
+                .is_some_and(|s| crate::http::sent_before_failing(s)),
+            Error::TruncatedBody { status, .. } | Error::Decode { status, .. } => {
+                (200..300).contains(status) || status_leaves_outcome_open(*status)
+            }
+            Error::Timeout(_) | Error::UnexpectedResponse(_) | Error::BodyTooLarge { .. } => true,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations.
+//! - [`ChatClient`] and [`ChatThreadClient`] (`client/`): the chat operations; exactly-once
+//!   sends with [`SendMessageOptions::idempotency_token`] in `client/exactly_once.rs`.
 //! - [`Pager`] (`pager.rs`): lazy page-by-page iteration over list operations.
 //! - [`ThreadWatcher`] and [`InboxWatcher`] (`watch/`): change feeds over one thread or all
 //!   of a user's threads, resumable from a [`WatchCursor`].
@@ -12,7 +13,8 @@
 //! - [`events`]: chat events from Event Grid webhooks: typed models, both envelopes, the
 //!   webhook handshakes and deduplication.
 //! - [`Error`] (`error.rs`): the one error type.
-//! - `http/`: the shared blocking transport (retries, timeouts, logging); private.
+//! - `http/`: the shared blocking transport (retries, timeouts, logging, and whether a failed
+//!   request was written, for [`Error::may_have_taken_effect`]); private.
 //!
 //! # Thread safety
 //!
@@ -20,6 +22,18 @@
 //! [`identity::CommunicationIdentityClient`] are `Clone + Send + Sync`. Clones share one
 //! connection pool and one credential, so the usual pattern is to build a client once and hand
 //! clones to as many threads as you like.
+//!
+//! # Logging
+//!
+//! The crate logs through [`log`](https://docs.rs/log): one DEBUG line per attempt (target
+//! `acs_chat::http`: method, path, status, duration, request ids) and WARN for failed token
+//! refreshes, never a token, key or message content. Below it, ureq-proto dumps every byte it
+//! receives at TRACE, unredacted, and identity responses carry tokens; so the default feature
+//! `no-wire-trace` compiles TRACE records out of the program (`log`'s `max_level_debug`,
+//! which is one setting per build). If your program needs TRACE from other crates, or sets
+//! another `log/max_level_*` feature (cargo then reports "multiple max_level_* features set"),
+//! turn this crate's default features off and keep the `ureq_proto` target below TRACE in
+//! your logger.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -37,6 +51,7 @@ pub use client::{
     ChatClient, ChatClientOptions, ChatThreadClient, CreateChatThreadOptions,
     ListChatThreadsOptions, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     SendMessageOptions, TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
+    IDEMPOTENCY_METADATA_KEY,
 };
 pub use credential::{AccessToken, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
 pub use error::{ChatError, Error, Result, ServiceError};

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use acs_chat::identity::{AzureKeyCredential, CommunicationIdentityClient};
 use acs_chat::{
     ChatClient, ChatClientOptions, ChatParticipant, ChatThreadClient, CommunicationIdentifier,
     CommunicationTokenCredential, CreateChatThreadOptions, Error, ListChatThreadsOptions,
@@ -225,6 +226,32 @@ fn cases() -> Vec<Case> {
             Expect::InvalidArgument,
         ),
         (
+            "empty participant id at thread creation",
+            Box::new(|c: &Ctx| {
+                let o = CreateChatThreadOptions {
+                    participants: vec![ChatParticipant::new(
+                        CommunicationIdentifier::communication_user(""),
+                    )],
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("t", Some(o)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "CR/LF participant id at thread creation",
+            Box::new(|c: &Ctx| {
+                let o = CreateChatThreadOptions {
+                    participants: vec![ChatParticipant::new(
+                        CommunicationIdentifier::communication_user("8:acs:a\r\nx-injected: 1"),
+                    )],
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("t", Some(o)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
             "empty idempotency token",
             Box::new(|c: &Ctx| {
                 let o = CreateChatThreadOptions {
@@ -377,8 +404,31 @@ fn bad_endpoints_are_invalid_arguments() {
         "https://".into(),
         "https://exa mple.com".into(),
         "https://example.com:notaport".into(),
+        "https://.".into(),
+        "https://a..b".into(),
+        "https://-host-".into(),
+        "https://host-.example".into(),
+        "https://999.999.999.999".into(),
+        "https://1.2.3".into(),
+        "https://example.com.".into(),
+        format!("https://{}.example", "a".repeat(64)),
+        "https://[::1".into(),
     ];
     for endpoint in &cases {
+        let identity = CommunicationIdentityClient::new(
+            endpoint,
+            AzureKeyCredential::new(emu.access_key()).expect("key"),
+        );
+        assert!(
+            matches!(
+                identity,
+                Err(Error::InvalidArgument {
+                    name: "endpoint",
+                    ..
+                })
+            ),
+            "identity endpoint {endpoint:?} gave {identity:?}"
+        );
         let r = ChatClient::new(endpoint, credential.clone());
         assert!(
             matches!(
@@ -425,6 +475,63 @@ fn malformed_tokens_are_credential_errors() {
             other => panic!("token {token:?} gave {other:?}"),
         }
     }
+}
+
+/// A JWT-shaped token that expires in an hour, followed by `tail` in its signature part.
+fn jwt_with_tail(tail: &str) -> String {
+    use base64::Engine as _;
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let payload =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
+    format!("eyJhbGciOiJub25lIn0.{payload}.c2ln{tail}")
+}
+
+/// Tokens that cannot be header values (CR/LF, non-ASCII, space, 1 MiB) are credential
+/// errors when the credential is built, and when a refresher returns one, the call fails with
+/// a credential error before any request (issue 9, item 3).
+#[test]
+fn unsendable_tokens_are_credential_errors_before_any_request() {
+    let emu = Emulator::start().expect("emulator");
+    let tails = [
+        "\r\nx-injected: 1".to_string(),
+        "\n".to_string(),
+        "é".to_string(),
+        " x".to_string(),
+        "\u{7f}".to_string(),
+        "A".repeat(1 << 20),
+    ];
+    for tail in &tails {
+        let token = jwt_with_tail(tail);
+        let shown = tail.escape_debug().take(20).collect::<String>();
+        match CommunicationTokenCredential::new(token.clone()) {
+            Err(e @ Error::Credential { .. }) => {
+                assert!(!format!("{e:?}").contains(&token), "token echoed: {e:?}");
+            }
+            other => panic!("token ending {shown:?} gave {other:?}"),
+        }
+        let returned = token.clone();
+        let refreshing = CommunicationTokenCredential::with_options(
+            acs_chat::CommunicationTokenRefreshOptions::new(move || {
+                acs_chat::AccessToken::from_jwt(returned.clone())
+            }),
+        )
+        .expect("no initial token");
+        let chat = ChatClient::new(&emu.endpoint(), refreshing).expect("client");
+        let before = emu.request_count();
+        let r = chat.get_chat_thread("19:a@thread.v2");
+        assert!(
+            matches!(r, Err(Error::Credential { .. })),
+            "refresher token ending {shown:?} gave {r:?}"
+        );
+        assert_eq!(emu.request_count(), before, "a request was sent with it");
+    }
+    // The limit itself is a valid length.
+    let at_limit = jwt_with_tail("");
+    let pad = acs_chat::credential::MAX_TOKEN_LEN - at_limit.len();
+    assert!(
+        CommunicationTokenCredential::new(jwt_with_tail(&"A".repeat(pad))).is_ok(),
+        "a token of exactly MAX_TOKEN_LEN bytes was refused"
+    );
 }
 
 /// An expired token fails before anything is sent.

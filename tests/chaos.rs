@@ -127,7 +127,7 @@ impl Worker {
                     None,
                 )
             }
-            7 if i % 2 == 0 => ("receipt", self.thread.send_read_receipt(&some_id), None),
+            7 if i.is_multiple_of(2) => ("receipt", self.thread.send_read_receipt(&some_id), None),
             7 => (
                 "list receipts",
                 self.thread

@@ -146,6 +146,7 @@ fn send_message_then_get_message_round_trips() {
         chat_message_type: Some(ChatMessageType::Html),
         sender_display_name: Some("Alice".into()),
         metadata: Some(HashMap::from([("tag".to_string(), "x".to_string())])),
+        idempotency_token: None,
     };
     let sent = f
         .thread

@@ -469,3 +469,120 @@ fn debug_errors_and_logs_never_show_secrets() {
         }
     }
 }
+
+/// A refresher that takes `delay` (a channel nobody sends on, so no sleep loop) and then
+/// issues a 1-hour chat token for `user`; counts its calls.
+fn slow_refresher(
+    emu: &Arc<Emulator>,
+    user: &str,
+    delay: Duration,
+    calls: &Arc<AtomicUsize>,
+) -> CommunicationTokenRefreshOptions {
+    let (emu, user, calls) = (Arc::clone(emu), user.to_owned(), Arc::clone(calls));
+    let (never, waits) = std::sync::mpsc::channel::<()>();
+    let waits = Mutex::new(waits);
+    CommunicationTokenRefreshOptions::new(move || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let _keep_sender_alive = &never;
+        let _ = waits.lock().expect("channel").recv_timeout(delay);
+        AccessToken::from_jwt(emu.issue_token(&user, &["chat"], Duration::from_secs(3600)))
+    })
+}
+
+/// A chat client with `call_timeout` whose credential is `refresh`, and a thread its user is in.
+fn client_with_refresher(
+    emu: &Emulator,
+    user: &str,
+    refresh: CommunicationTokenRefreshOptions,
+    call_timeout: Duration,
+) -> (ChatClient, String, CommunicationTokenCredential) {
+    let owner = chat_client(
+        &emu.endpoint(),
+        &emu.issue_token(user, &["chat"], Duration::from_secs(3600)),
+    );
+    let thread_id = owner
+        .create_chat_thread("slow refresh", None)
+        .expect("thread")
+        .chat_thread
+        .id;
+    let credential = CommunicationTokenCredential::with_options(refresh).expect("options");
+    let options = acs_chat::ChatClientOptions {
+        call_timeout,
+        ..Default::default()
+    };
+    let chat =
+        ChatClient::with_options(&emu.endpoint(), credential.clone(), options).expect("client");
+    (chat, thread_id, credential)
+}
+
+/// With `call_timeout` 1 s and a refresher that takes 3 s, the call ends with `Timeout` near
+/// 1 s (it returned `Ok` after 3 s before), and the refresh goes on: the next call gets its
+/// token without calling the refresher again (issue 9, item 1).
+#[test]
+fn slow_refresher_call_ends_with_timeout_at_call_timeout() {
+    let emu = Arc::new(Emulator::start().expect("emulator starts"));
+    let user = emu.create_user();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let call_timeout = Duration::from_secs(1);
+    let refresh = slow_refresher(&emu, &user, Duration::from_secs(3), &calls);
+    let (chat, thread_id, credential) = client_with_refresher(&emu, &user, refresh, call_timeout);
+    let started = Instant::now();
+    let r = chat.get_chat_thread(&thread_id);
+    let took = started.elapsed();
+    println!("call_timeout 1 s, 3 s refresher: returned {r:?} after {took:?}");
+    assert!(
+        matches!(r, Err(Error::Timeout(t)) if t == call_timeout),
+        "got {r:?}"
+    );
+    assert!(
+        took < call_timeout + Duration::from_secs(2),
+        "the call took {took:?}, past its {call_timeout:?} timeout"
+    );
+    // A patient call waits for the refresh still running, which the first call started.
+    let patient = ChatClient::new(&emu.endpoint(), credential).expect("client");
+    patient
+        .get_chat_thread(&thread_id)
+        .expect("the refreshed token works");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "refresher calls");
+}
+
+/// Six callers with `call_timeout` 1 s waiting on a 5 s refresh each get `Timeout` near 1 s
+/// (all returned after 5 s before), and the one refresh finishes for later calls.
+#[test]
+fn six_callers_waiting_on_slow_refresh_each_time_out() {
+    let emu = Arc::new(Emulator::start().expect("emulator starts"));
+    let user = emu.create_user();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let call_timeout = Duration::from_secs(1);
+    let refresh = slow_refresher(&emu, &user, Duration::from_secs(5), &calls);
+    let (chat, thread_id, credential) = client_with_refresher(&emu, &user, refresh, call_timeout);
+    let outcomes: Vec<(Result<(), Error>, Duration)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let started = Instant::now();
+                    let r = chat.get_chat_thread(&thread_id).map(|_| ());
+                    (r, started.elapsed())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("caller thread"))
+            .collect()
+    });
+    let times: Vec<_> = outcomes.iter().map(|(_, t)| *t).collect();
+    println!("6 callers, call_timeout 1 s, 5 s refresher: returned after {times:?}");
+    for (r, took) in &outcomes {
+        assert!(matches!(r, Err(Error::Timeout(_))), "a caller got {r:?}");
+        assert!(
+            *took < call_timeout + Duration::from_secs(2),
+            "a caller took {took:?}, past its {call_timeout:?} timeout"
+        );
+    }
+    let patient = ChatClient::new(&emu.endpoint(), credential).expect("client");
+    patient
+        .get_chat_thread(&thread_id)
+        .expect("the refreshed token works");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "refresher calls");
+}

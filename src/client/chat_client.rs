@@ -168,6 +168,7 @@ impl ChatClient {
         if topic.trim().is_empty() {
             return Err(Error::invalid_argument("topic", "must not be empty"));
         }
+        super::options::check_participants(&options.participants)?;
         let token = match options.idempotency_token {
             // It travels as a header value: visible ASCII only.
             Some(t)

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::exactly_once;
 use super::{
     ClientInner, ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions,
     SendMessageOptions, TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
@@ -178,8 +179,15 @@ impl ChatThreadClient {
 
     /// Sends a message and returns its id.
     ///
-    /// Never retried in a way that could post the message twice: only a 429, a 503 or a failed
-    /// connection (cases where the service provably did not take the message) are retried.
+    /// Without [`SendMessageOptions::idempotency_token`], never retried in a way that could
+    /// post the message twice: only a 429, a 503 or a request that never left the client
+    /// (cases where the service provably did not take the message) are retried, and a failure
+    /// that may have posted it says so through [`Error::may_have_taken_effect`]. With a token,
+    /// every transient failure is retried and the message is posted exactly once: before a
+    /// retry after an ambiguous failure, the thread's recent messages are searched for the
+    /// token (newest first, from 5 minutes before the first attempt, at most 2,000 messages),
+    /// and once more when retries or time run out; when the search cannot answer, the
+    /// ambiguous error is returned rather than risk a duplicate.
     /// Content of any length is passed to the service, which enforces its own limits.
     ///
     /// ```
@@ -212,22 +220,52 @@ impl ChatThreadClient {
                 "only text and html messages can be sent",
             ));
         }
+        let mut metadata = options.metadata;
+        if let Some(token) = &options.idempotency_token {
+            exactly_once::check_token(token, metadata.as_ref())?;
+            metadata.get_or_insert_with(Default::default).insert(
+                exactly_once::IDEMPOTENCY_METADATA_KEY.to_string(),
+                token.clone(),
+            );
+        }
         let body = SendChatMessageRequest {
             content: content.to_string(),
             sender_display_name: options.sender_display_name,
             message_type: Some(message_type),
-            metadata: options.metadata,
+            metadata,
             ..Default::default()
         };
+        let Some(token) = options.idempotency_token else {
+            let request = self
+                .inner
+                .request(
+                    Method::POST,
+                    &self.path(&["/messages"], &[]),
+                    RetryClass::OnlyIfNotProcessed,
+                )
+                .with_json(JSON, &body)?;
+            return self.inner.send_json(request);
+        };
+        // With a token every transient failure is retried: an ambiguous one only after
+        // looking for the message it may have posted.
         let request = self
             .inner
             .request(
                 Method::POST,
                 &self.path(&["/messages"], &[]),
-                RetryClass::OnlyIfNotProcessed,
+                RetryClass::SafeToRepeat,
             )
             .with_json(JSON, &body)?;
-        self.inner.send_json(request)
+        let first_attempt = chrono::Utc::now();
+        self.inner.send_json_recovering(request, |_, deadline| {
+            exactly_once::find_sent(
+                &self.inner,
+                &self.thread_path,
+                &token,
+                first_attempt,
+                deadline,
+            )
+        })
     }
 
     /// Reads one message.
@@ -495,9 +533,7 @@ impl ChatThreadClient {
                 "must name at least one participant",
             ));
         }
-        for p in participants {
-            validate_id("participants", &p.identifier.raw_id())?;
-        }
+        super::options::check_participants(participants)?;
         let body = AddChatParticipantsRequest {
             participants: participants.to_vec(),
             ..Default::default()

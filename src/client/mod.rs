@@ -5,10 +5,12 @@
 
 mod chat_client;
 mod chat_thread_client;
+mod exactly_once;
 mod options;
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -16,6 +18,7 @@ use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
+pub use exactly_once::IDEMPOTENCY_METADATA_KEY;
 pub(crate) use options::check_page_size;
 pub use options::{
     ChatClientOptions, CreateChatThreadOptions, ListChatThreadsOptions, ListMessagesOptions,
@@ -23,7 +26,7 @@ pub use options::{
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
 
-use crate::credential::{AccessToken, CommunicationTokenCredential};
+use crate::credential::CommunicationTokenCredential;
 use crate::error::{Error, Result};
 use crate::http::{
     decoded_path, encode_query_value, rebase_next_link, Authorize, Endpoint, Method, Pipeline,
@@ -144,6 +147,37 @@ impl ClientInner {
         self.pipeline.send_and(request, &auth, |r| r.json())
     }
 
+    /// Sends with a bearer token and decodes the JSON body, asking `recover` before each retry
+    /// after a failure that may have taken effect (see `Pipeline::send_recovering`).
+    pub(crate) fn send_json_recovering<T: DeserializeOwned>(
+        &self,
+        request: Request,
+        recover: impl FnMut(&Error, Option<Instant>) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline
+            .send_recovering(request, &auth, |r| r.json(), None, recover)
+    }
+
+    /// Sends with a bearer token, ending no later than `deadline`, and turns the 2xx response
+    /// into `T` with `accept`.
+    pub(crate) fn send_until<T>(
+        &self,
+        request: Request,
+        deadline: Option<Instant>,
+        accept: impl Fn(Response) -> Result<T>,
+    ) -> Result<T> {
+        let auth = BearerAuth {
+            credential: &self.credential,
+            last: RefCell::new(None),
+        };
+        self.pipeline
+            .send_recovering(request, &auth, accept, deadline, |_, _| Ok(None))
+    }
+
     /// A lazy pager over the list at `path` (already encoded). The first request is built
     /// from `query`, or from `continuation_token` when one is given (it must belong to the
     /// same list). A rejected token makes a pager that yields only that error, sending nothing.
@@ -259,47 +293,27 @@ fn query_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the token sent,
+/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the value sent,
 /// so that after a 401 the credential can be told which token failed.
 struct BearerAuth<'a> {
     credential: &'a CommunicationTokenCredential,
-    last: RefCell<Option<Sent>>,
-}
-
-/// The credential a call's last attempt carried.
-enum Sent {
-    /// The credential's cached header value (the usual case).
-    Header(HeaderValue),
-    /// A token that cannot be a header value, sent as text (the transport then rejects it).
-    Token(AccessToken),
+    last: RefCell<Option<HeaderValue>>,
 }
 
 impl Authorize for BearerAuth<'_> {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
-        // The credential keeps `Bearer <token>` ready with the token: no copy of the token,
-        // no formatting and no header validation per attempt.
-        let sent = match self.credential.bearer()? {
-            Some(value) => {
-                request.set_header_value("authorization", value.clone());
-                Sent::Header(value)
-            }
-            None => {
-                let token = self.credential.get_token()?;
-                let mut value = String::with_capacity("Bearer ".len() + token.token.len());
-                value.push_str("Bearer ");
-                value.push_str(&token.token);
-                request.set_header("authorization", value);
-                Sent::Token(token)
-            }
-        };
-        *self.last.borrow_mut() = Some(sent);
+    fn authorize(&self, request: &mut Request, deadline: Option<Instant>) -> Result<()> {
+        // The credential keeps `Bearer <token>` ready with the token (it refuses tokens that
+        // cannot be header values): no copy of the token, no formatting and no header
+        // validation per attempt.
+        let value = self.credential.bearer(deadline)?;
+        request.set_header_value("authorization", value.clone());
+        *self.last.borrow_mut() = Some(value);
         Ok(())
     }
 
     fn on_unauthorized(&self) -> bool {
         match self.last.borrow().as_ref() {
-            Some(Sent::Header(value)) => self.credential.invalidate_bearer(value),
-            Some(Sent::Token(token)) => self.credential.invalidate(token),
+            Some(value) => self.credential.invalidate_bearer(value),
             None => false,
         }
     }

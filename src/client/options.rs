@@ -228,6 +228,7 @@ pub struct UpdateChatThreadOptions {
 ///     chat_message_type: Some(ChatMessageType::Text),
 ///     sender_display_name: Some("Alice".into()),
 ///     metadata: Some([("priority".to_string(), "high".to_string())].into()),
+///     idempotency_token: None,
 /// };
 /// let id = thread.send_message("Ship it", Some(options))?.id;
 /// assert_eq!(thread.get_message(&id)?.sender_display_name.as_deref(), Some("Alice"));
@@ -241,6 +242,15 @@ pub struct SendMessageOptions {
     pub sender_display_name: Option<String>,
     /// Free-form string pairs stored with the message.
     pub metadata: Option<HashMap<String, String>>,
+    /// Makes the send exactly-once: with a token (unique per message, e.g. a UUID v4; at most
+    /// 256 bytes, no control characters), `send_message` retries every transient failure, and
+    /// before each retry after a failure that [may have taken
+    /// effect](crate::Error::may_have_taken_effect) it looks for a message carrying this token
+    /// and returns that message's id instead of sending again. The token is stored in the
+    /// message's `metadata` under [`IDEMPOTENCY_METADATA_KEY`](crate::IDEMPOTENCY_METADATA_KEY)
+    /// (counting toward the service's metadata limit), so `metadata` must not use that key.
+    /// Reuse the same token when you retry the same message yourself.
+    pub idempotency_token: Option<String>,
 }
 
 /// Options of [`ChatThreadClient::list_messages`](crate::ChatThreadClient::list_messages).
@@ -383,6 +393,15 @@ pub(crate) fn check_skip(skip: Option<i32>) -> Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Checks every participant's raw id as an id the service can take (not empty or whitespace,
+/// no control characters): the one check of `create_chat_thread` and `add_participants`.
+pub(crate) fn check_participants(participants: &[ChatParticipant]) -> Result<()> {
+    for p in participants {
+        crate::http::validate_id("participants", &p.identifier.raw_id())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

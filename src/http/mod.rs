@@ -9,6 +9,7 @@
 
 mod resolve;
 mod retry;
+mod sent;
 mod url;
 
 use std::borrow::Cow;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use ureq::unversioned::transport::Connector;
 
 pub(crate) use retry::RetryClass;
 pub use retry::RetryOptions;
@@ -79,8 +81,9 @@ impl Default for PipelineOptions {
 
 /// Adds credentials to each attempt of a call.
 pub(crate) trait Authorize {
-    /// Sets the authorization headers of one attempt (called again for every retry).
-    fn authorize(&self, request: &mut Request) -> Result<()>;
+    /// Sets the authorization headers of one attempt (called again for every retry). Waiting
+    /// for credentials ends at `deadline` (the call's) with [`Error::Timeout`].
+    fn authorize(&self, request: &mut Request, deadline: Option<Instant>) -> Result<()>;
 
     /// Called after a 401. Returns `true` when new credentials can be had, so the call is
     /// worth repeating once.
@@ -95,7 +98,7 @@ pub(crate) struct NoAuth;
 
 #[cfg(test)]
 impl Authorize for NoAuth {
-    fn authorize(&self, _request: &mut Request) -> Result<()> {
+    fn authorize(&self, _request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         Ok(())
     }
 }
@@ -279,12 +282,14 @@ impl Response {
 
 /// Why an attempt produced no usable response.
 enum Failure {
-    /// The request never left the client (name resolution or connect failed).
+    /// The request never left the client (name resolution or connect failed, or the
+    /// connection failed before any request byte was written).
     NotSent(ureq::Error),
-    /// The request may have reached the server, but no complete response came back.
+    /// The request was written, but no complete response came back.
     Lost(ureq::Error),
-    /// Not worth retrying: a bad request or a TLS failure.
-    Fatal(ureq::Error),
+    /// Not worth retrying: a bad request or a TLS failure; `sent` when request bytes had
+    /// been written (a response head too large to read).
+    Fatal { source: ureq::Error, sent: bool },
     /// The response body ended early.
     Truncated { status: u16, source: ureq::Error },
     /// The body exceeded the limit.
@@ -298,7 +303,7 @@ impl Failure {
         match self {
             Failure::NotSent(_) => class.retries_transport(true),
             Failure::Lost(_) | Failure::Truncated { .. } => class.retries_transport(false),
-            Failure::Fatal(_) | Failure::TooLarge | Failure::TimedOut => false,
+            Failure::Fatal { .. } | Failure::TooLarge | Failure::TimedOut => false,
         }
     }
 
@@ -306,7 +311,7 @@ impl Failure {
         match self {
             Failure::NotSent(e) => format!("could not connect: {e}"),
             Failure::Lost(e) => format!("no response: {e}"),
-            Failure::Fatal(e) => format!("request failed: {e}"),
+            Failure::Fatal { source, .. } => format!("request failed: {source}"),
             Failure::Truncated { status, .. } => format!("{status} with a cut-short body"),
             Failure::TooLarge => "body over the size limit".to_string(),
             Failure::TimedOut => "timed out".to_string(),
@@ -316,8 +321,14 @@ impl Failure {
     fn into_error(self, options: &PipelineOptions) -> Error {
         match self {
             Failure::NotSent(e) => transport("could not connect to the service", e),
-            Failure::Lost(e) => transport("the service did not answer completely", e),
-            Failure::Fatal(e) => transport("the request could not be made", e),
+            Failure::Lost(e) => transport_after_sending("the service did not answer completely", e),
+            Failure::Fatal {
+                source,
+                sent: false,
+            } => transport("the request could not be made", source),
+            Failure::Fatal { source, sent: true } => {
+                transport_after_sending("the response could not be read", source)
+            }
             Failure::Truncated { status, source } => Error::TruncatedBody {
                 status,
                 source: Box::new(source),
@@ -335,6 +346,19 @@ fn transport(message: &str, source: ureq::Error) -> Error {
         message: message.to_string(),
         source: Some(Box::new(source)),
     }
+}
+
+/// A transport error of an attempt whose request was written: it may have taken effect.
+fn transport_after_sending(message: &str, source: ureq::Error) -> Error {
+    Error::Transport {
+        message: message.to_string(),
+        source: Some(Box::new(sent::AfterSending(source))),
+    }
+}
+
+/// Whether `err`'s source marks a request that was written before the transport failed.
+pub(crate) fn sent_before_failing(source: &(dyn std::error::Error + 'static)) -> bool {
+    source.is::<sent::AfterSending>()
 }
 
 /// A random number in `[0, 1)`, for jitter (uuid's v4 generator is our only randomness source).
@@ -416,9 +440,13 @@ impl Pipeline {
             .build();
         // ureq's own resolver spawns a lookup thread per request once a timeout is set; see
         // `resolve.rs`.
+        // The last link records whether an attempt wrote request bytes (`sent.rs`).
         let agent = ureq::Agent::with_parts(
             config,
-            ureq::unversioned::transport::DefaultConnector::new(),
+            Connector::chain(
+                ureq::unversioned::transport::DefaultConnector::new(),
+                sent::RecordSends,
+            ),
             resolve::LiteralFirst::default(),
         );
         Pipeline {
@@ -440,13 +468,33 @@ impl Pipeline {
     /// repeat, the attempt counts as failed and is retried like a cut-short body.
     pub(crate) fn send_and<T>(
         &self,
-        mut request: Request,
+        request: Request,
         auth: &dyn Authorize,
         accept: impl Fn(Response) -> Result<T>,
     ) -> Result<T> {
+        self.send_recovering(request, auth, accept, None, |_, _| Ok(None))
+    }
+
+    /// [`Pipeline::send_and`], ending no later than `deadline` (when earlier than the call's
+    /// own timeout), and asking `recover` before every retry that follows a failure which
+    /// [may have taken effect](Error::may_have_taken_effect): `Ok(Some(t))` ends the call with
+    /// `t` (the effect was found), `Ok(None)` retries, and an error ends the call with the
+    /// ambiguous failure (nothing is repeated that might act twice). `recover` gets the
+    /// call's deadline.
+    pub(crate) fn send_recovering<T>(
+        &self,
+        mut request: Request,
+        auth: &dyn Authorize,
+        accept: impl Fn(Response) -> Result<T>,
+        deadline: Option<Instant>,
+        mut recover: impl FnMut(&Error, Option<Instant>) -> Result<Option<T>>,
+    ) -> Result<T> {
         let options = &self.inner.options;
         let started = Instant::now();
-        let deadline = started.checked_add(options.call_timeout);
+        let deadline = match (started.checked_add(options.call_timeout), deadline) {
+            (Some(own), Some(given)) => Some(own.min(given)),
+            (own, given) => own.or(given),
+        };
         let remaining = |now: Instant| match deadline {
             Some(d) => d.saturating_duration_since(now),
             None => Duration::MAX,
@@ -461,12 +509,21 @@ impl Pipeline {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if remaining(Instant::now()).is_zero() {
+                return Err(Error::Timeout(options.call_timeout));
+            }
+            request.headers.truncate(own_headers);
+            // Authorizing may wait for a token refresh: it gets the call's deadline, and the
+            // attempt only the time that is left after it.
+            auth.authorize(&mut request, deadline)
+                .map_err(|e| match e {
+                    Error::Timeout(_) => Error::Timeout(options.call_timeout),
+                    other => other,
+                })?;
             let left = remaining(Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout(options.call_timeout));
             }
-            request.headers.truncate(own_headers);
-            auth.authorize(&mut request)?;
             let req = &request;
             let attempt_started = Instant::now();
             let outcome = self.attempt(req, left.min(MAX_TIMEOUT));
@@ -531,13 +588,26 @@ impl Pipeline {
                     )
                 }
             };
-            if !retryable || retries >= options.retry.max_retries {
+            if !retryable {
                 return Err(error);
+            }
+            // Out of retries or of time after a transient failure: one last look, so that an
+            // effect that did happen is still reported as the success it was.
+            let mut last_look = |error: Error| {
+                if error.may_have_taken_effect() && !remaining(Instant::now()).is_zero() {
+                    if let Ok(Some(found)) = recover(&error, deadline) {
+                        return Ok(found);
+                    }
+                }
+                Err(error)
+            };
+            if retries >= options.retry.max_retries {
+                return last_look(error);
             }
             let delay = hint.unwrap_or_else(|| options.retry.backoff(retries, random_unit()));
             if delay >= remaining(Instant::now()) {
                 // Waiting would outlast the call's timeout: report what went wrong instead.
-                return Err(error);
+                return last_look(error);
             }
             retries += 1;
             log::debug!(
@@ -551,6 +621,30 @@ impl Pipeline {
                 client_request_id,
             );
             std::thread::sleep(delay);
+            if error.may_have_taken_effect() {
+                match recover(&error, deadline) {
+                    Ok(Some(found)) => {
+                        log::debug!(
+                            target: LOG_TARGET,
+                            "{} {}: the earlier attempt took effect; not repeated (x-ms-client-request-id {})",
+                            request.method,
+                            request.path(),
+                            client_request_id,
+                        );
+                        return Ok(found);
+                    }
+                    Ok(None) => {}
+                    Err(lookup) => {
+                        log::debug!(
+                            target: LOG_TARGET,
+                            "{} {}: could not tell whether the earlier attempt took effect ({lookup}); not repeated",
+                            request.method,
+                            request.path(),
+                        );
+                        return Err(error);
+                    }
+                }
+            }
         }
     }
 
@@ -562,9 +656,15 @@ impl Pipeline {
         // step moves the whole request head (benches/e2e.rs, `instructions`).
         let head = match request_head(req) {
             Ok(head) => head,
-            Err(http_error) => return Err(Failure::Fatal(ureq::Error::Http(http_error))),
+            Err(http_error) => {
+                return Err(Failure::Fatal {
+                    source: ureq::Error::Http(http_error),
+                    sent: false,
+                })
+            }
         };
         let needs_body = matches!(req.method, Method::POST | Method::PUT | Method::PATCH);
+        sent::reset();
         let run = |r: ureq::http::Request<_>| {
             let r = agent
                 .configure_request(r)
@@ -588,7 +688,7 @@ impl Pipeline {
             // Whatever failed, the call's time is up (ureq may name the connect timeout when
             // the call's budget was the shorter one).
             Err(_) if started.elapsed() >= budget => return Err(Failure::TimedOut),
-            Err(e) => return Err(classify(e)),
+            Err(e) => return Err(classify(e, sent::was_sent())),
             Ok(r) => r,
         };
         // Split, so the headers move into our `Response` instead of being copied.
@@ -628,8 +728,9 @@ fn request_head(
     Ok(head)
 }
 
-/// Sorts a ureq error by whether the request can have reached the server.
-fn classify(e: ureq::Error) -> Failure {
+/// Sorts a ureq error by whether the request can have reached the server; `sent` says whether
+/// any request byte was written.
+fn classify(e: ureq::Error, sent: bool) -> Failure {
     use std::io::ErrorKind;
     match e {
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
@@ -653,7 +754,9 @@ fn classify(e: ureq::Error) -> Failure {
         | ureq::Error::TlsRequired
         | ureq::Error::RequireHttpsOnly(_)
         | ureq::Error::InvalidProxyUrl
-        | ureq::Error::LargeResponseHeader(_, _) => Failure::Fatal(e),
+        | ureq::Error::LargeResponseHeader(_, _) => Failure::Fatal { source: e, sent },
+        // Nothing was written: the server cannot have seen the request.
+        _ if !sent => Failure::NotSent(e),
         _ => Failure::Lost(e),
     }
 }

@@ -159,7 +159,7 @@ fn post(server: &Server, retry: RetryClass) -> Request {
 struct Bearer(&'static str);
 
 impl Authorize for Bearer {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         request.set_header("authorization", format!("Bearer {}", self.0));
         Ok(())
     }
@@ -171,7 +171,7 @@ struct Refreshing {
 }
 
 impl Authorize for Refreshing {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         let mut n = self.calls.lock().expect("lock");
         *n += 1;
         request.set_header("authorization", format!("Bearer token-{n}"));
@@ -578,4 +578,153 @@ fn client_request_id_is_unique_v4() {
         "repeated ids among {}",
         ids.len()
     );
+}
+
+/// Each way a send can fail answers `may_have_taken_effect` as documented: a request that was
+/// written and got no usable answer says true; a refused connection, 4xx, 429 and 503 say
+/// false.
+#[test]
+fn may_have_taken_effect_tells_sent_from_refused() {
+    let pipeline = Pipeline::new(PipelineOptions {
+        retry: RetryOptions::none(),
+        ..fast_options()
+    });
+    let truncated =
+        b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"id\":"
+            .to_vec();
+    let cases: Vec<(&str, Act, bool)> = vec![
+        ("closed after the request", Act::Close, true),
+        ("truncated 201 body", Act::Raw(truncated), true),
+        ("500", reply(500), true),
+        ("502", reply(502), true),
+        ("400", reply(400), false),
+        ("404", reply(404), false),
+        ("408", reply(408), false),
+        ("429", reply(429), false),
+        ("503", reply(503), false),
+    ];
+    for (name, act, want) in cases {
+        let server = Server::start(vec![act]);
+        let err = pipeline
+            .send(post(&server, RetryClass::OnlyIfNotProcessed), &NoAuth)
+            .expect_err(name);
+        assert_eq!(err.may_have_taken_effect(), want, "{name}: {err:?}");
+    }
+    let server = Server::start(vec![Act::Reply(201, vec![], b"{not json".to_vec())]);
+    let err = pipeline
+        .send_and(
+            post(&server, RetryClass::OnlyIfNotProcessed),
+            &NoAuth,
+            |r: Response| r.json::<serde_json::Value>(),
+        )
+        .expect_err("malformed");
+    assert!(err.may_have_taken_effect(), "malformed 201: {err:?}");
+
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let refused = Request::new(
+        Method::POST,
+        format!("http://127.0.0.1:{port}/x"),
+        RetryClass::OnlyIfNotProcessed,
+    );
+    let err = pipeline.send(refused, &NoAuth).expect_err("refused");
+    assert!(!err.may_have_taken_effect(), "refused connect: {err:?}");
+    let bad = Request::new(
+        Method::POST,
+        format!("{}/x", Server::start(vec![]).base),
+        RetryClass::OnlyIfNotProcessed,
+    )
+    .with_header("x-bad", "a\r\nb");
+    let err = pipeline.send(bad, &NoAuth).expect_err("bad header");
+    assert!(!err.may_have_taken_effect(), "request never built: {err:?}");
+}
+
+/// `send_recovering` asks `recover` only after an ambiguous failure, before the retry; a found
+/// effect ends the call without another attempt, and a failed look returns the ambiguous error.
+#[test]
+fn send_recovering_looks_before_retrying_ambiguous_failures() {
+    let pipeline = Pipeline::new(fast_options());
+    let decode = |r: Response| r.json::<serde_json::Value>();
+
+    // 503 (not ambiguous): retried without a look.
+    let server = Server::start(vec![reply(503)]);
+    let mut looks = 0;
+    let got = pipeline.send_recovering(
+        post(&server, RetryClass::SafeToRepeat),
+        &NoAuth,
+        decode,
+        None,
+        |_, _| {
+            looks += 1;
+            Ok(None)
+        },
+    );
+    assert!(got.is_ok(), "{got:?}");
+    assert_eq!((looks, server.seen().len()), (0, 2), "(looks, requests)");
+
+    // Closed after the request, the look finds it: no second attempt.
+    let server = Server::start(vec![Act::Close]);
+    let got = pipeline.send_recovering(
+        post(&server, RetryClass::SafeToRepeat),
+        &NoAuth,
+        decode,
+        None,
+        |err, _| {
+            assert!(err.may_have_taken_effect(), "{err:?}");
+            Ok(Some(serde_json::json!({"found": true})))
+        },
+    );
+    assert_eq!(got.ok(), Some(serde_json::json!({"found": true})));
+    assert_eq!(server.seen().len(), 1, "requests after a found effect");
+
+    // Closed after the request, the look finds nothing: retried.
+    let server = Server::start(vec![Act::Close]);
+    let got = pipeline.send_recovering(
+        post(&server, RetryClass::SafeToRepeat),
+        &NoAuth,
+        decode,
+        None,
+        |_, _| Ok(None),
+    );
+    assert!(got.is_ok(), "{got:?}");
+    assert_eq!(
+        server.seen().len(),
+        2,
+        "requests after a look found nothing"
+    );
+
+    // Out of retries after an ambiguous failure: one last look still finds the effect.
+    let no_retries = Pipeline::new(PipelineOptions {
+        retry: RetryOptions::none(),
+        ..fast_options()
+    });
+    let server = Server::start(vec![Act::Close]);
+    let got = no_retries.send_recovering(
+        post(&server, RetryClass::SafeToRepeat),
+        &NoAuth,
+        decode,
+        None,
+        |_, _| Ok(Some(serde_json::json!({"found": "last look"}))),
+    );
+    assert_eq!(got.ok(), Some(serde_json::json!({"found": "last look"})));
+    assert_eq!(server.seen().len(), 1, "requests with no retries left");
+
+    // The look fails: the ambiguous error comes back and nothing is repeated.
+    let server = Server::start(vec![Act::Close]);
+    let err = pipeline
+        .send_recovering(
+            post(&server, RetryClass::SafeToRepeat),
+            &NoAuth,
+            decode,
+            None,
+            |_, _| Err(Error::UnexpectedResponse("look failed".into())),
+        )
+        .expect_err("look failed");
+    assert!(
+        matches!(err, Error::Transport { .. }) && err.may_have_taken_effect(),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 1, "requests after a failed look");
 }

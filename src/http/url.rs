@@ -112,11 +112,7 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
     if host.is_empty() {
         return None;
     }
-    if !host.starts_with('[')
-        && !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-    {
+    if !host.starts_with('[') && !is_host_name_or_ipv4(host) {
         return None;
     }
     let port = match port {
@@ -133,6 +129,33 @@ fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
         }
     };
     Some((host, port))
+}
+
+/// A DNS host name (RFC 1123: dot-separated labels of 1 to 63 letters, digits and hyphens,
+/// not starting or ending with a hyphen, at most 253 bytes, the last label not all digits) or
+/// a dotted-quad IPv4 address. A name whose labels are all digits must be a valid IPv4 address,
+/// so `999.999.999.999` and `1.2.3` are refused rather than looked up as names.
+fn is_host_name_or_ipv4(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels
+        .iter()
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return host.parse::<Ipv4Addr>().is_ok();
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    host.len() <= 253
+        && labels.iter().all(|l| label_ok(l))
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// True for `localhost`, 127.0.0.0/8 and `[::1]`.
@@ -324,6 +347,13 @@ mod tests {
             ("http://localhost:3000", "http://localhost:3000"),
             ("http://[::1]:9000/", "http://[::1]:9000"),
             ("https://[2001:db8::1]", "https://[2001:db8::1]"),
+            ("https://1.2.3.4:443", "https://1.2.3.4:443"),
+            (
+                "https://xn--bcher-kva.example",
+                "https://xn--bcher-kva.example",
+            ),
+            ("https://a-b.c1.example", "https://a-b.c1.example"),
+            ("https://localhost", "https://localhost"),
         ];
         for (input, base) in cases {
             let e = Endpoint::parse(input, false);
@@ -360,6 +390,22 @@ mod tests {
             "https://[::1",
             "https://[zz]",
             "https://exa%41mple.com",
+            "https://.",
+            "https://.example.com",
+            "https://example.com.",
+            "https://a..b",
+            "https://-host-",
+            "https://host-.example",
+            "https://-host.example",
+            "https://ho_st.example",
+            "https://999.999.999.999",
+            "https://256.1.1.1",
+            "https://1.2.3",
+            "https://1.2.3.4.5",
+            "https://01.2.3.4",
+            "https://example.123",
+            "https://[1.2.3.4]",
+            "https://[::1]x",
         ];
         for input in cases {
             let e = Endpoint::parse(input, true);

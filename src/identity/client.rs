@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -118,7 +118,7 @@ struct HmacSigner {
 }
 
 impl Authorize for HmacSigner {
-    fn authorize(&self, request: &mut Request) -> Result<()> {
+    fn authorize(&self, request: &mut Request, _deadline: Option<Instant>) -> Result<()> {
         let host = hmac::host_for_signing(&request.url)
             .ok_or_else(|| Error::invalid_argument("endpoint", "the URL has no host to sign"))?;
         let body = request.body.as_deref().unwrap_or_default();
@@ -499,7 +499,7 @@ mod tests {
             RetryClass::SafeToRepeat,
         )
         .with_body("application/json", b"{}".to_vec());
-        signer.authorize(&mut request).expect("signed");
+        signer.authorize(&mut request, None).expect("signed");
         let date = request.header("x-ms-date").expect("date").to_owned();
         let now = chrono::DateTime::parse_from_rfc2822(&date)
             .expect("RFC 1123 date")

@@ -28,7 +28,7 @@ pub(crate) fn format(dt: &DateTime<Utc>) -> String {
     let nanos = dt.nanosecond() % 1_000_000_000;
     if nanos == 0 {
         dt.to_rfc3339_opts(SecondsFormat::Secs, true)
-    } else if nanos % 100 == 0 {
+    } else if nanos.is_multiple_of(100) {
         let base = dt.format("%Y-%m-%dT%H:%M:%S");
         format!("{base}.{:07}Z", nanos / 100)
     } else {
