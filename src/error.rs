@@ -226,6 +226,7 @@ impl Error {
             | Error::Credential { .. }
             | Error::InvalidConnectionString(_)
             | Error::ParticipantRejected(_)
+            | Error::InvalidEvent { .. }
             | Error::Redirect { .. } => false,
             Error::Service(e) => status_leaves_outcome_open(e.status),
             Error::Transport { source, .. } => source
