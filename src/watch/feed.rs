@@ -109,7 +109,7 @@ where
         .map(|(stamp, m)| (*stamp, item_key(&m.id)))
         .chain(passed)
         .collect();
-    behind.sort_by(|a, b| sort_key(a.0, &a.1).cmp(&sort_key(b.0, &b.1)));
+    behind.sort_by_cached_key(|(stamp, key)| sort_key(*stamp, key));
     for (stamp, key) in behind {
         end.advance(stamp, key);
     }
