@@ -5,7 +5,8 @@
 //! highest version already handed out plus the ids handed out *at* that version (versions of
 //! different messages can tie), so "after the position" is exact: a message is new when its
 //! version is higher, or equal and its id is not in the list. The id list holds only the
-//! messages that share the top version, so the cursor does not grow with the number of
+//! messages that share the top version (plus, until the next poll, the messages that changed
+//! while the last walk ran: see [`Position`]), so the cursor does not grow with the number of
 //! events.
 
 use std::collections::BTreeMap;
@@ -26,8 +27,9 @@ use crate::error::{Error, Result};
 /// [`WatchOptions::resume_from`](crate::WatchOptions::resume_from) to hear every later change
 /// exactly once. The text is opaque: parse it only with [`FromStr`].
 ///
-/// A thread cursor is a few dozen characters whatever the number of events; an inbox cursor
-/// holds one such position per thread.
+/// A thread cursor is a few dozen characters whatever the number of events (a few more for
+/// each message that changed during the last poll's walk); an inbox cursor holds one such
+/// position per thread.
 ///
 /// ```
 /// # let emu = acs_chat_emulator::Emulator::start()?;
@@ -64,17 +66,32 @@ pub(crate) struct FeedPosition {
     pub(crate) receipts: Option<Position>,
 }
 
-/// The highest stamp handed out and the keys of the items handed out at that stamp.
+/// The highest stamp handed out and the keys of the items handed out at that stamp, plus the
+/// items handed out *above* it (a message changed while a walk ran: handed out at its new
+/// version, but the walk's position stays at the walk's top, lest it skip messages changed
+/// meanwhile on pages already read). `ahead` holds only such items, and only until a walk
+/// passes their stamps, so it stays as small as the changes during one walk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Position {
     pub(crate) stamp: i64,
     pub(crate) keys: Vec<String>,
+    pub(crate) ahead: Vec<(String, i64)>,
 }
 
 impl Position {
     /// Whether an item at `stamp` with `key` comes after this position.
     pub(crate) fn is_before(&self, stamp: i64, key: &str) -> bool {
+        if self.ahead.iter().any(|(k, s)| *s == stamp && k == key) {
+            return false;
+        }
         stamp > self.stamp || (stamp == self.stamp && !self.keys.iter().any(|k| k == key))
+    }
+
+    /// Records an item handed out above the position's stamp.
+    pub(crate) fn add_ahead(&mut self, stamp: i64, key: String) {
+        if !self.ahead.iter().any(|(k, s)| *s == stamp && *k == key) {
+            self.ahead.push((key, stamp));
+        }
     }
 
     /// Moves the position to just after the item at `stamp` with `key` (items are handed out
@@ -151,6 +168,12 @@ fn write_position(out: &mut String, p: &FeedPosition) {
             out.push(',');
             out.push_str(k);
         }
+        for (k, stamp) in &p.ahead {
+            out.push('+');
+            out.push_str(k);
+            out.push('@');
+            out.push_str(&stamp.to_string());
+        }
     }
     one(out, &p.messages);
     if let Some(r) = &p.receipts {
@@ -160,19 +183,31 @@ fn write_position(out: &mut String, p: &FeedPosition) {
 }
 
 fn parse_position(s: &str) -> Option<FeedPosition> {
+    fn key(k: &str) -> Option<String> {
+        let digits = (1..=19).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_digit());
+        let hashed =
+            k.len() == 17 && k.starts_with('h') && k[1..].bytes().all(|b| b.is_ascii_hexdigit());
+        (digits || hashed).then(|| k.to_string())
+    }
+    fn stamp(s: &str) -> Option<i64> {
+        s.parse().ok().filter(|v| *v >= 0)
+    }
     fn one(s: &str) -> Option<Position> {
-        let mut parts = s.split(',');
-        let stamp: i64 = parts.next()?.parse().ok().filter(|v| *v >= 0)?;
-        let keys = parts
-            .map(|k| {
-                let digits = (1..=19).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_digit());
-                let hashed = k.len() == 17
-                    && k.starts_with('h')
-                    && k[1..].bytes().all(|b| b.is_ascii_hexdigit());
-                (digits || hashed).then(|| k.to_string())
+        let mut sections = s.split('+');
+        let mut parts = sections.next()?.split(',');
+        let stamp_value = stamp(parts.next()?)?;
+        let keys = parts.map(key).collect::<Option<Vec<_>>>()?;
+        let ahead = sections
+            .map(|a| {
+                let (k, s) = a.split_once('@')?;
+                Some((key(k)?, stamp(s)?))
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(Position { stamp, keys })
+        Some(Position {
+            stamp: stamp_value,
+            keys,
+            ahead,
+        })
     }
     let (messages, receipts) = match s.split_once('/') {
         Some((m, r)) => (m, Some(r)),
@@ -295,6 +330,7 @@ mod tests {
         Position {
             stamp,
             keys: keys.iter().map(|k| k.to_string()).collect(),
+            ahead: Vec::new(),
         }
     }
 
@@ -302,7 +338,10 @@ mod tests {
     #[test]
     fn cursor_round_trips_through_text_and_serde() {
         let thread = WatchCursor::thread(FeedPosition {
-            messages: pos(1717632209847, &["1717632209847", "1717632209846"]),
+            messages: Position {
+                ahead: vec![("1717632209001".into(), 1717632209999)],
+                ..pos(1717632209847, &["1717632209847", "1717632209846"])
+            },
             receipts: Some(pos(1717632210000, &[&item_key("8:acs:x|1")])),
         });
         let mut threads = BTreeMap::new();
@@ -375,6 +414,9 @@ mod tests {
         assert!(!p.is_before(10, "11"));
         p.advance(12, "3".into());
         assert_eq!(p, pos(12, &["3"]));
+        p.add_ahead(20, "7".into());
+        assert!(!p.is_before(20, "7"), "handed out ahead");
+        assert!(p.is_before(21, "7"), "changed again since");
     }
 
     /// Short decimal ids are kept; anything else becomes a fixed-size hash.

@@ -206,6 +206,7 @@ pub(crate) mod tests {
         Position {
             stamp,
             keys: vec![stamp.to_string()],
+            ahead: Vec::new(),
         }
     }
 

@@ -4,9 +4,11 @@
 //! The walk reads `list_messages` (newest version first) page by page and stops at the first
 //! message at or behind the position, so an idle poll is one request and any number of
 //! changes between two polls are all found. The first message of the walk fixes the walk's
-//! top version: a message listed further down with a higher version changed while the walk
-//! ran, and is left to the next poll (where it is on top), so that the position can move to
-//! the top version without skipping anything changed meanwhile.
+//! top version, and the position moves only up to it: a message listed further down with a
+//! higher version changed while the walk ran, and messages changed meanwhile on pages already
+//! read would be skipped by a position past the top. Such a message is handed out at once,
+//! and remembered in the position's `ahead` list so that the next walk does not hand it out
+//! again.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -38,6 +40,8 @@ pub(crate) struct Feed {
     started: bool,
     /// Where the last poll ended; becomes `delivered` once all its events are handed out.
     batch_end: Option<FeedPosition>,
+    /// The last poll's top version: messages handed out above it go to `ahead`.
+    batch_top: i64,
     /// When read receipts may be polled next.
     receipts_due: Option<Instant>,
 }
@@ -49,6 +53,8 @@ pub(crate) struct Walk {
     pub(crate) changes: Vec<(i64, ChatMessage)>,
     /// The position just after all of them.
     pub(crate) end: Position,
+    /// The walk's top version: changes above it go to `end.ahead`.
+    pub(crate) top: i64,
 }
 
 fn sort_key(stamp: i64, id: &str) -> (i64, usize, String) {
@@ -63,21 +69,25 @@ where
     let mut top: Option<i64> = None;
     let mut seen: HashSet<String> = HashSet::new();
     let mut changes = Vec::new();
-    let mut end = position.clone();
+    // Items already handed out above the old position that this walk passes.
+    let mut passed: Vec<(i64, String)> = Vec::new();
     'pages: for page in pages {
         let mut reached = false;
         for message in page? {
             let stamp = version_of(&message)?;
             let top = *top.get_or_insert(stamp);
-            if stamp > top {
-                continue; // changed during this walk: the next poll finds it on top
-            }
             if stamp < position.stamp {
                 reached = true;
                 break;
             }
             let key = item_key(&message.id);
-            if !position.is_before(stamp, &key) || !seen.insert(key) {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if !position.is_before(stamp, &key) {
+                if stamp <= top && stamp > position.stamp {
+                    passed.push((stamp, key));
+                }
                 continue;
             }
             changes.push((stamp, message));
@@ -87,10 +97,33 @@ where
         }
     }
     changes.sort_by_cached_key(|(stamp, m)| sort_key(*stamp, &m.id));
-    for (stamp, m) in &changes {
-        end.advance(*stamp, item_key(&m.id));
+    let top = top.unwrap_or(position.stamp).max(position.stamp);
+    let mut end = Position {
+        stamp: position.stamp,
+        keys: position.keys.clone(),
+        ahead: Vec::new(),
+    };
+    let mut behind: Vec<(i64, String)> = changes
+        .iter()
+        .filter(|(stamp, _)| *stamp <= top)
+        .map(|(stamp, m)| (*stamp, item_key(&m.id)))
+        .chain(passed)
+        .collect();
+    behind.sort_by_cached_key(|(stamp, key)| sort_key(*stamp, key));
+    for (stamp, key) in behind {
+        end.advance(stamp, key);
     }
-    Ok(Walk { changes, end })
+    // What was handed out above the new position stays remembered; the rest is behind it.
+    end.ahead = position
+        .ahead
+        .iter()
+        .filter(|(_, stamp)| *stamp > end.stamp)
+        .cloned()
+        .collect();
+    for (stamp, m) in changes.iter().filter(|(stamp, _)| *stamp > top) {
+        end.add_ahead(*stamp, item_key(&m.id));
+    }
+    Ok(Walk { changes, end, top })
 }
 
 /// The newest position of `pages` (newest version first): the top version and every id at it.
@@ -138,6 +171,7 @@ impl Feed {
             delivered,
             started,
             batch_end: None,
+            batch_top: i64::MAX,
             receipts_due: None,
         }
     }
@@ -183,6 +217,7 @@ impl Feed {
             return Ok(Vec::new());
         }
         let walked = walk(pages(), &self.delivered.messages)?;
+        self.batch_top = walked.top;
         let position = self.delivered.messages.clone();
         let mut events: Vec<ThreadEvent> = walked
             .changes
@@ -255,7 +290,11 @@ impl Feed {
                 .advance(stamp, key);
         } else if let Some(m) = event.message() {
             if let Ok(stamp) = version_of(m) {
-                self.delivered.messages.advance(stamp, item_key(&m.id));
+                if stamp > self.batch_top {
+                    self.delivered.messages.add_ahead(stamp, item_key(&m.id));
+                } else {
+                    self.delivered.messages.advance(stamp, item_key(&m.id));
+                }
             }
         }
     }
@@ -283,6 +322,7 @@ mod tests {
         Position {
             stamp,
             keys: keys.iter().map(|k| k.to_string()).collect(),
+            ahead: Vec::new(),
         }
     }
 
@@ -325,15 +365,22 @@ mod tests {
         assert!(again.changes.is_empty(), "{:?}", ids(&again));
     }
 
-    /// A message seen further down with a version above the walk's top is left for later.
+    /// A message seen further down with a version above the walk's top is handed out now,
+    /// remembered as ahead, and not handed out again; the position stays at the top.
     #[test]
-    fn walk_leaves_messages_changed_during_the_walk() {
+    fn walk_hands_out_messages_changed_during_the_walk_once() {
         let list = pages(&[&[(8, 8), (7, 7)], &[(3, 20), (6, 6)]]);
         let w = walk(list, &pos(5, &[5])).expect("walk");
-        assert_eq!(ids(&w), [6, 7, 8]);
-        assert_eq!(w.end, pos(8, &[8]));
-        let next = walk(pages(&[&[(3, 20), (8, 8)]]), &w.end).expect("walk");
-        assert_eq!(ids(&next), [3]);
+        assert_eq!(ids(&w), [6, 7, 8, 3]);
+        assert_eq!(w.top, 8);
+        let mut want = pos(8, &[8]);
+        want.ahead = vec![("3".into(), 20)];
+        assert_eq!(w.end, want);
+        let next = walk(pages(&[&[(3, 20), (9, 9), (8, 8)]]), &w.end).expect("walk");
+        assert_eq!(ids(&next), [9], "3 at version 20 was handed out already");
+        assert_eq!(next.end, pos(20, &[3]), "ahead folded into the position");
+        let edited = walk(pages(&[&[(3, 21), (9, 9)]]), &w.end).expect("walk");
+        assert_eq!(ids(&edited), [9, 3], "3 changed again");
     }
 
     /// The same message listed twice (a shifting list) is delivered once.

@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 /// Save [`cursor`](Self::cursor) after handling an event and pass it back in
 /// [`WatchOptions::resume_from`] to resume, in this process or another, without missing or
 /// repeating an event. Memory does not grow with the number of events: the cursor holds one
-/// version and the ids at it, and the buffer holds one poll's changes.
+/// version and the ids at it (and the messages that changed during the last walk), and the
+/// buffer holds one poll's changes.
 ///
 /// ```
 /// # let emu = acs_chat_emulator::Emulator::start()?;
