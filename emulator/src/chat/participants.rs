@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::paging::PageParams;
 use super::store::{lock, Content, Receipt};
-use super::threads::{invalid_participant, parse_participant};
+use super::threads::{parse_participants, sort_participants};
 use super::{no_content, render, Ctx};
 use crate::auth::ChatAccess;
 use crate::wire::{
@@ -64,25 +64,13 @@ pub(crate) fn add(ctx: &Ctx, tid: &str) -> ApiResult {
             ))
         }
     };
-    let mut wanted = Vec::with_capacity(list.len());
-    for p in list {
-        wanted.push(parse_participant(p, ctx)?);
-    }
+    let wanted = parse_participants(list, ctx)?;
     let store = &ctx.state.0.chat;
-    let mut invalid: Vec<Value> = Vec::new();
     let mut t = lock(&handle);
-    let mut added = Vec::new();
-    for p in wanted {
-        if !ctx.state.user_exists(&p.id) {
-            if !invalid.iter().any(|v| v["target"] == p.id.as_str()) {
-                invalid.push(invalid_participant(&p.id));
-            }
-        } else if t.participant(&p.id).is_none() {
-            // Adding someone already in the thread changes nothing.
-            t.participants.push(p.clone());
-            added.push(p);
-        }
-    }
+    // Adding someone already in the thread changes nothing.
+    let mut present = t.participants.iter().map(|p| p.id.clone()).collect();
+    let (added, invalid) = sort_participants(ctx, wanted, &mut present);
+    t.participants.extend(added.iter().cloned());
     if !added.is_empty() {
         let initiator = ctx.caller.user_id.clone();
         t.push(

@@ -84,6 +84,46 @@ pub(crate) fn parse_participant(v: &Value, ctx: &Ctx) -> Result<Participant, Api
     })
 }
 
+/// The most participants one create-thread or add-participants request may carry (the
+/// service's documented batch limit).
+pub(crate) const MAX_PARTICIPANTS_PER_REQUEST: usize = 200;
+
+/// Reads a request's `participants` array, refusing more than
+/// [`MAX_PARTICIPANTS_PER_REQUEST`] before parsing any of them.
+pub(crate) fn parse_participants(list: &[Value], ctx: &Ctx) -> Result<Vec<Participant>, ApiError> {
+    if list.len() > MAX_PARTICIPANTS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "The number of participants in one request must not exceed \
+             {MAX_PARTICIPANTS_PER_REQUEST}; this one has {}.",
+            list.len()
+        )));
+    }
+    list.iter().map(|p| parse_participant(p, ctx)).collect()
+}
+
+/// Splits `wanted` into participants to add and errors for users the resource never created,
+/// each id once (the first occurrence wins), skipping ids in `present`. Linear: one hash
+/// lookup per participant.
+pub(crate) fn sort_participants(
+    ctx: &Ctx,
+    wanted: Vec<Participant>,
+    present: &mut std::collections::HashSet<String>,
+) -> (Vec<Participant>, Vec<Value>) {
+    let mut seen_invalid = std::collections::HashSet::new();
+    let mut members = Vec::new();
+    let mut invalid = Vec::new();
+    for p in wanted {
+        if !ctx.state.user_exists(&p.id) {
+            if seen_invalid.insert(p.id.clone()) {
+                invalid.push(invalid_participant(&p.id));
+            }
+        } else if present.insert(p.id.clone()) {
+            members.push(p);
+        }
+    }
+    (members, invalid)
+}
+
 /// The error for a participant the resource never created.
 pub(crate) fn invalid_participant(raw_id: &str) -> Value {
     json!({"target": raw_id, "code": "404", "message": "Not found"})
@@ -113,16 +153,11 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => return Err(ApiError::bad_request("topic is required.")),
     };
-    let mut wanted = Vec::new();
-    match body.get("participants") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) => {
-            for p in list {
-                wanted.push(parse_participant(p, ctx)?);
-            }
-        }
+    let wanted = match body.get("participants") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => parse_participants(list, ctx)?,
         Some(_) => return Err(ApiError::bad_request("participants must be an array.")),
-    }
+    };
     let (metadata, retention) = if ctx.version.has_thread_metadata() {
         let md = parse_string_map(body.get("metadata"), "Thread metadata")?;
         let rp = match body.get("retentionPolicy") {
@@ -151,18 +186,9 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
             }
         }
     }
-    let mut members: Vec<Participant> = Vec::new();
-    let mut invalid = Vec::new();
-    for p in wanted {
-        if !ctx.state.user_exists(&p.id) {
-            if !invalid.iter().any(|v: &Value| v["target"] == p.id.as_str()) {
-                invalid.push(invalid_participant(&p.id));
-            }
-        } else if !members.iter().any(|m| m.id == p.id) {
-            members.push(p);
-        }
-    }
-    if !members.iter().any(|m| m.id == me) {
+    let mut present = std::collections::HashSet::new();
+    let (mut members, invalid) = sort_participants(ctx, wanted, &mut present);
+    if !present.contains(&me) {
         members.insert(
             0,
             Participant {
