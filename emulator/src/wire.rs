@@ -356,6 +356,24 @@ pub(crate) fn parse_object(body: &[u8], allow_empty: bool) -> Result<Map<String,
 }
 
 /// Reads an optional string→string map (metadata). `null` counts as absent.
+/// The most bytes (keys and values, UTF-8) a metadata map may hold, as the service documents:
+/// "all pairs together up to 1 KB". Checked on each request and on what a merge would store.
+pub(crate) const MAX_METADATA_BYTES: usize = 1024;
+
+/// The 400 for a metadata map larger than [`MAX_METADATA_BYTES`].
+pub(crate) fn check_metadata_size(m: &Map<String, Value>, what: &str) -> Result<(), ApiError> {
+    let size: usize = m
+        .iter()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if size > MAX_METADATA_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "{what} must not exceed 1 KB in total."
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_string_map(
     v: Option<&Value>,
     what: &str,
@@ -363,22 +381,12 @@ pub(crate) fn parse_string_map(
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => {
-            let mut size = 0;
-            for (k, v) in m {
-                match v {
-                    Value::String(s) => size += k.len() + s.len(),
-                    _ => {
-                        return Err(ApiError::bad_request(format!(
-                            "{what} values must be strings."
-                        )))
-                    }
-                }
-            }
-            if size > 1024 {
+            if m.values().any(|v| !v.is_string()) {
                 return Err(ApiError::bad_request(format!(
-                    "{what} must not exceed 1 KB in total."
+                    "{what} values must be strings."
                 )));
             }
+            check_metadata_size(m, what)?;
             Ok(Some(m.clone()))
         }
         Some(_) => Err(ApiError::bad_request(format!("{what} must be an object."))),

@@ -82,3 +82,70 @@ fn create_thread_with_60000_participants_is_refused() {
     println!("60,000-participant create answered {} in {:?}", r.status, started.elapsed());
     r.expect_error(400, "BadRequest");
 }
+
+/// 20 metadata values of 60 bytes each fit per request, but not together.
+fn metadata_patch(i: usize) -> Value {
+    json!({ "metadata": { format!("key{i:03}"): "v".repeat(60) } })
+}
+
+/// Thread metadata patches merge; the 1 KB limit holds for the merged result, and a refused
+/// patch leaves the stored metadata as it was.
+#[test]
+fn update_thread_rejects_metadata_merge_above_1kb() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("t", &[]);
+    let path = format!("/chat/threads/{}", enc(&tid));
+    let mut refused_at = None;
+    for i in 0..40 {
+        let r = c.call("PATCH", &path, common::V2025, Some(&metadata_patch(i)));
+        if r.status != 204 {
+            r.expect_error(400, "BadRequest");
+            refused_at = Some(i);
+            break;
+        }
+    }
+    // Each pair is 6 + 60 = 66 bytes: 15 fit in 1,024, the 16th does not.
+    assert_eq!(refused_at, Some(15), "first refused patch");
+    let stored = c.call("GET", &path, common::V2025, None).json()["metadata"].clone();
+    let keys = stored.as_object().map_or(0, |m| m.len());
+    assert_eq!(keys, 15, "stored metadata after the refused patch: {stored}");
+}
+
+/// Message metadata patches merge under the same 1 KB limit on the merged result.
+#[test]
+fn update_message_rejects_metadata_merge_above_1kb() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("t", &[]);
+    let mid = c.send(&tid, "hello");
+    let path = format!("/chat/threads/{}/messages/{mid}", enc(&tid));
+    let mut refused_at = None;
+    for i in 0..40 {
+        let r = c.patch(&path, &metadata_patch(i));
+        if r.status != 204 {
+            r.expect_error(400, "BadRequest");
+            refused_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(refused_at, Some(15), "first refused patch");
+    let stored = c.get(&path).json()["metadata"].clone();
+    let keys = stored.as_object().map_or(0, |m| m.len());
+    assert_eq!(keys, 15, "stored metadata after the refused patch: {stored}");
+}
+
+/// Removing keys (an empty value) makes room again: the limit is on what is stored.
+#[test]
+fn update_thread_accepts_metadata_after_keys_are_removed() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("t", &[]);
+    let path = format!("/chat/threads/{}", enc(&tid));
+    for i in 0..15 {
+        c.call("PATCH", &path, common::V2025, Some(&metadata_patch(i)))
+            .expect(204);
+    }
+    let swap = json!({"metadata": {"key000": "", "key099": "v".repeat(60)}});
+    c.call("PATCH", &path, common::V2025, Some(&swap)).expect(204);
+}

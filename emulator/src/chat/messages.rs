@@ -210,13 +210,21 @@ pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
     if content.is_none() && metadata.is_none() {
         return Ok(no_content());
     }
+    // Checked before the message changes, so a refused patch leaves it as it was.
+    let metadata = match metadata {
+        Some(patch) => {
+            let current = t.messages.get(idx).and_then(|m| m.metadata.as_ref());
+            Some(merge_metadata(current, patch, "Message metadata")?)
+        }
+        None => None,
+    };
     let stamp = t.bump(&store.clock, idx);
     if let Some(m) = t.messages.get_mut(idx) {
         if let (Some(c), Content::User { message, .. }) = (content, &mut m.content) {
             *message = c;
         }
-        if let Some(patch) = metadata {
-            merge_metadata(&mut m.metadata, patch);
+        if let Some(md) = metadata {
+            m.metadata = Some(md);
         }
         m.edited_ms = Some(stamp);
     }

@@ -143,10 +143,15 @@ pub(crate) struct Receipt {
     pub(crate) read_ms: i64,
 }
 
-/// Applies a metadata patch: each key in `patch` takes its value, except that an empty string
-/// removes the key. A thread's and a message's metadata are patched the same way.
-pub(crate) fn merge_metadata(metadata: &mut Option<Map<String, Value>>, patch: Map<String, Value>) {
-    let mut merged = metadata.take().unwrap_or_default();
+/// What a metadata patch would leave: each key in `patch` takes its value, except that an
+/// empty string removes the key. A thread's and a message's metadata are patched the same way,
+/// and the 1 KB limit holds for the merged result, since that is what is stored.
+pub(crate) fn merge_metadata(
+    metadata: Option<&Map<String, Value>>,
+    patch: Map<String, Value>,
+    what: &str,
+) -> Result<Map<String, Value>, crate::wire::ApiError> {
+    let mut merged = metadata.cloned().unwrap_or_default();
     for (k, v) in patch {
         if v.as_str().is_some_and(str::is_empty) {
             merged.remove(&k);
@@ -154,7 +159,8 @@ pub(crate) fn merge_metadata(metadata: &mut Option<Map<String, Value>>, patch: M
             merged.insert(k, v);
         }
     }
-    *metadata = Some(merged);
+    crate::wire::check_metadata_size(&merged, what)?;
+    Ok(merged)
 }
 
 /// One chat thread.

@@ -324,11 +324,18 @@ pub(crate) fn update(ctx: &Ctx, tid: &str) -> ApiResult {
     };
     let store = &ctx.state.0.chat;
     let mut t = lock(&handle);
+    // Checked before anything changes, so a refused patch leaves the thread as it was.
+    let metadata = match metadata {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(patch)) => Some(Some(merge_metadata(
+            t.metadata.as_ref(),
+            patch,
+            "Thread metadata",
+        )?)),
+    };
     if let Some(md) = metadata {
-        match md {
-            None => t.metadata = None,
-            Some(patch) => merge_metadata(&mut t.metadata, patch),
-        }
+        t.metadata = md;
     }
     if let Some(r) = retention {
         t.retention = r;
