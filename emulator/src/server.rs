@@ -211,6 +211,12 @@ impl Emulator {
         self.state.0.connections.load(Ordering::Relaxed)
     }
 
+    /// Chat messages held in memory, system messages included, across every thread; a deleted
+    /// thread's messages are freed at once and no longer count.
+    pub fn message_count(&self) -> usize {
+        self.state.0.chat.message_count()
+    }
+
     /// Replaces the fault configuration (and restarts its sequence and random generator).
     pub fn set_faults(&self, faults: Faults) {
         self.state.0.faults.set(faults)

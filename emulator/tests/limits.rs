@@ -149,3 +149,52 @@ fn update_thread_accepts_metadata_after_keys_are_removed() {
     let swap = json!({"metadata": {"key000": "", "key099": "v".repeat(60)}});
     c.call("PATCH", &path, common::V2025, Some(&swap)).expect(204);
 }
+
+/// Content and sender display name of 28 KB together are accepted; one byte more gets the
+/// service's "Message size exceeded.", on send and on edit, and the refused edit leaves the
+/// message as it was.
+#[test]
+fn send_message_rejects_content_above_28kb() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let tid = c.create_thread("t", &[]);
+    let path = format!("/chat/threads/{}/messages", enc(&tid));
+    // `Client::send` names the sender "Tester".
+    let at_limit = "x".repeat(28 * 1024 - "Tester".len());
+    let mid = c.send(&tid, &at_limit);
+    let over = format!("{at_limit}x");
+    for (what, r) in [
+        (
+            "send",
+            c.post(&path, &json!({"content": over, "senderDisplayName": "Tester"})),
+        ),
+        (
+            "send without a name",
+            c.post(&path, &json!({"content": "x".repeat(28 * 1024 + 1)})),
+        ),
+        ("edit", c.patch(&format!("{path}/{mid}"), &json!({"content": over}))),
+    ] {
+        r.expect_error(400, "BadRequest");
+        assert_eq!(r.json()["error"]["message"], "Message size exceeded.", "{what}");
+    }
+    let stored = c.get(&format!("{path}/{mid}")).json();
+    let len = stored["content"]["message"].as_str().map_or(0, str::len);
+    assert_eq!(len, at_limit.len(), "content after the refused edit");
+}
+
+/// Deleting a thread frees its messages at once.
+#[test]
+fn delete_thread_frees_its_messages() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let kept = c.create_thread("kept", &[]);
+    let gone = c.create_thread("gone", &[]);
+    for i in 0..20 {
+        c.send(&gone, &format!("m{i}"));
+    }
+    c.send(&kept, "stays");
+    // Two system messages per thread (participantAdded, topicUpdated).
+    assert_eq!(emu.message_count(), 2 + 1 + 2 + 20, "before the delete");
+    c.delete(&format!("/chat/threads/{}", enc(&gone))).expect(204);
+    assert_eq!(emu.message_count(), 2 + 1, "after the delete");
+}

@@ -17,6 +17,18 @@ fn visible(t: &Thread, user: &str, m: &Message) -> bool {
         .is_some_and(|p| m.id >= p.share_history_ms)
 }
 
+/// The most bytes (UTF-8) of content and sender display name together one message may hold:
+/// the service's "28 KB" message size. Metadata has its own 1 KB limit.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 28 * 1024;
+
+/// The service's 400 for a message above [`MAX_MESSAGE_BYTES`].
+fn check_message_size(content: &str, sender_display_name: &str) -> Result<(), ApiError> {
+    if content.len() + sender_display_name.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::bad_request("Message size exceeded."));
+    }
+    Ok(())
+}
+
 /// POST …/messages
 pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
     let handle = ctx.thread(tid)?;
@@ -30,6 +42,7 @@ pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(ApiError::bad_request("senderDisplayName must be a string.")),
     };
+    check_message_size(&content, &display)?;
     let html = match body.get("type") {
         None | Some(Value::Null) => false,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("text") => false,
@@ -206,6 +219,9 @@ pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
     let idx = own_message(&t, ctx, mid)?;
     if t.messages.get(idx).is_some_and(|m| m.deleted_ms.is_some()) {
         return Err(ApiError::message_not_found());
+    }
+    if let (Some(c), Some(m)) = (&content, t.messages.get(idx)) {
+        check_message_size(c, &m.sender_display_name)?;
     }
     if content.is_none() && metadata.is_none() {
         return Ok(no_content());

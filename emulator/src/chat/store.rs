@@ -75,6 +75,11 @@ impl ChatStore {
             .insert(id, Arc::new(Mutex::new(thread)));
     }
 
+    /// Messages held in memory, in every thread (deleted threads hold none).
+    pub(crate) fn message_count(&self) -> usize {
+        self.all().iter().map(|t| lock(t).messages.len()).sum()
+    }
+
     /// A snapshot of all thread handles (for listing).
     pub(crate) fn all(&self) -> Vec<Arc<Mutex<Thread>>> {
         self.threads
@@ -243,6 +248,21 @@ impl Thread {
             self.by_version.insert((stamp, m.id), idx);
         }
         stamp
+    }
+
+    /// Frees what a deleted thread no longer needs: its messages, receipts and metadata. The
+    /// participants stay (a repeated delete is checked against them, as for a live thread).
+    pub(crate) fn free_contents(&mut self) {
+        self.messages = Vec::new();
+        self.by_id = HashMap::new();
+        self.by_version = BTreeMap::new();
+        self.receipts = Vec::new();
+        self.metadata = None;
+        self.retention = None;
+        for p in &mut self.participants {
+            p.metadata = None;
+            p.display_name = None;
+        }
     }
 
     /// Stamp of the newest message at or before `t` (the thread's activity as of `t`).

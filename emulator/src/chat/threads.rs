@@ -370,5 +370,6 @@ pub(crate) fn delete(ctx: &Ctx, tid: &str) -> ApiResult {
         return Err(ApiError::forbidden());
     }
     t.deleted_ms = Some(store.clock.next());
+    t.free_contents();
     Ok(no_content())
 }
