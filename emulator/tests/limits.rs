@@ -198,3 +198,26 @@ fn delete_thread_frees_its_messages() {
     c.delete(&format!("/chat/threads/{}", enc(&gone))).expect(204);
     assert_eq!(emu.message_count(), 2 + 1, "after the delete");
 }
+
+/// A second delete of a deleted thread: 204 for a participant with the scope, 403 for a
+/// non-participant and for a `chat.join` token, as for a live thread.
+#[test]
+fn delete_deleted_thread_checks_participant_and_scope_first() {
+    let emu = Emulator::start().expect("emulator");
+    let owner = Client::new(&emu);
+    let joiner_id = emu.create_user();
+    let tid = owner.create_thread("t", &[&joiner_id]);
+    let path = format!("/chat/threads/{}", enc(&tid));
+    let stranger = Client::new(&emu);
+    let joiner = owner.with_token(&emu.issue_token(
+        &joiner_id,
+        &["chat.join"],
+        std::time::Duration::from_secs(3600),
+    ));
+    let live = (stranger.delete(&path).status, joiner.delete(&path).status);
+    owner.delete(&path).expect(204);
+    let deleted = (stranger.delete(&path).status, joiner.delete(&path).status);
+    assert_eq!(live, (403, 403), "live thread: (stranger, chat.join)");
+    assert_eq!(deleted, live, "deleted thread answers as the live one did");
+    owner.delete(&path).expect(204);
+}

@@ -359,15 +359,17 @@ pub(crate) fn delete(ctx: &Ctx, tid: &str) -> ApiResult {
     let store = &ctx.state.0.chat;
     let handle = store.get(tid).ok_or_else(ApiError::thread_not_found)?;
     let mut t = lock(&handle);
-    if t.deleted_ms.is_some() {
-        // A repeated delete (e.g. a retry) succeeds again.
-        return Ok(no_content());
-    }
+    // The same checks as for a live thread, so a deleted thread tells no one more than a live
+    // one would.
     if t.participant(&ctx.caller.user_id).is_none() {
         return Err(ApiError::forbidden());
     }
     if !ctx.caller.permits(ChatAccess::ManageThread) {
         return Err(ApiError::forbidden());
+    }
+    if t.deleted_ms.is_some() {
+        // A repeated delete (e.g. a retry) succeeds again.
+        return Ok(no_content());
     }
     t.deleted_ms = Some(store.clock.next());
     t.free_contents();
