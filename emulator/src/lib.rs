@@ -1,7 +1,8 @@
 #![doc = include_str!("../README.md")]
 //!
 //! # Layout
-//! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection.
+//! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection;
+//!   `server::connection`: each connection's timeouts and the connection cap.
 //! - `faults`: [`Faults`] and [`Fault`].
 //! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
 //! - `state`: the state every route shares (users and tokens, threads, counters).

@@ -37,7 +37,10 @@ fn create_thread_accepts_200_participants_and_reports_each_unknown_once() {
     let c = Client::new(&emu);
     let mut list = unknown_participants(199);
     list.push(list[0].clone());
-    let r = c.post("/chat/threads", &json!({"topic": "full", "participants": list}));
+    let r = c.post(
+        "/chat/threads",
+        &json!({"topic": "full", "participants": list}),
+    );
     r.expect(201);
     let invalid = r.json()["invalidParticipants"]
         .as_array()
@@ -63,7 +66,11 @@ fn add_participants_rejects_more_than_200_participants() {
         &format!("/chat/threads/{}/participants", enc(&tid)),
         common::V2024,
     );
-    assert_eq!(members.len(), 1, "participants after a rejected add: {members:?}");
+    assert_eq!(
+        members.len(),
+        1,
+        "participants after a rejected add: {members:?}"
+    );
 }
 
 /// The 60,000-participant create request that froze the emulator for ~50 s is refused at once
@@ -79,7 +86,11 @@ fn create_thread_with_60000_participants_is_refused() {
     let body = json!({"topic": "huge", "participants": list});
     let started = Instant::now();
     let r = c.post("/chat/threads", &body);
-    println!("60,000-participant create answered {} in {:?}", r.status, started.elapsed());
+    println!(
+        "60,000-participant create answered {} in {:?}",
+        r.status,
+        started.elapsed()
+    );
     r.expect_error(400, "BadRequest");
 }
 
@@ -109,7 +120,10 @@ fn update_thread_rejects_metadata_merge_above_1kb() {
     assert_eq!(refused_at, Some(15), "first refused patch");
     let stored = c.call("GET", &path, common::V2025, None).json()["metadata"].clone();
     let keys = stored.as_object().map_or(0, |m| m.len());
-    assert_eq!(keys, 15, "stored metadata after the refused patch: {stored}");
+    assert_eq!(
+        keys, 15,
+        "stored metadata after the refused patch: {stored}"
+    );
 }
 
 /// Message metadata patches merge under the same 1 KB limit on the merged result.
@@ -132,7 +146,10 @@ fn update_message_rejects_metadata_merge_above_1kb() {
     assert_eq!(refused_at, Some(15), "first refused patch");
     let stored = c.get(&path).json()["metadata"].clone();
     let keys = stored.as_object().map_or(0, |m| m.len());
-    assert_eq!(keys, 15, "stored metadata after the refused patch: {stored}");
+    assert_eq!(
+        keys, 15,
+        "stored metadata after the refused patch: {stored}"
+    );
 }
 
 /// Removing keys (an empty value) makes room again: the limit is on what is stored.
@@ -147,7 +164,8 @@ fn update_thread_accepts_metadata_after_keys_are_removed() {
             .expect(204);
     }
     let swap = json!({"metadata": {"key000": "", "key099": "v".repeat(60)}});
-    c.call("PATCH", &path, common::V2025, Some(&swap)).expect(204);
+    c.call("PATCH", &path, common::V2025, Some(&swap))
+        .expect(204);
 }
 
 /// Content and sender display name of 28 KB together are accepted; one byte more gets the
@@ -166,16 +184,26 @@ fn send_message_rejects_content_above_28kb() {
     for (what, r) in [
         (
             "send",
-            c.post(&path, &json!({"content": over, "senderDisplayName": "Tester"})),
+            c.post(
+                &path,
+                &json!({"content": over, "senderDisplayName": "Tester"}),
+            ),
         ),
         (
             "send without a name",
             c.post(&path, &json!({"content": "x".repeat(28 * 1024 + 1)})),
         ),
-        ("edit", c.patch(&format!("{path}/{mid}"), &json!({"content": over}))),
+        (
+            "edit",
+            c.patch(&format!("{path}/{mid}"), &json!({"content": over})),
+        ),
     ] {
         r.expect_error(400, "BadRequest");
-        assert_eq!(r.json()["error"]["message"], "Message size exceeded.", "{what}");
+        assert_eq!(
+            r.json()["error"]["message"],
+            "Message size exceeded.",
+            "{what}"
+        );
     }
     let stored = c.get(&format!("{path}/{mid}")).json();
     let len = stored["content"]["message"].as_str().map_or(0, str::len);
@@ -195,7 +223,8 @@ fn delete_thread_frees_its_messages() {
     c.send(&kept, "stays");
     // Two system messages per thread (participantAdded, topicUpdated).
     assert_eq!(emu.message_count(), 2 + 1 + 2 + 20, "before the delete");
-    c.delete(&format!("/chat/threads/{}", enc(&gone))).expect(204);
+    c.delete(&format!("/chat/threads/{}", enc(&gone)))
+        .expect(204);
     assert_eq!(emu.message_count(), 2 + 1, "after the delete");
 }
 

@@ -9,7 +9,8 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,8 +23,11 @@ use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
+
+mod connection;
+
+use connection::{Activity, ConnectionLimits, Expired, OpenGuard, Watched};
 
 use crate::faults::{Fault, FaultState, Faults};
 use crate::state::AppState;
@@ -40,6 +44,7 @@ use crate::wire::{ApiError, SUPPORTED_VERSIONS};
 /// ```
 pub struct Emulator {
     state: AppState,
+    open: Arc<AtomicUsize>,
     endpoint: String,
     access_key: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -71,6 +76,7 @@ pub struct EmulatorBuilder {
     port: u16,
     access_key: Option<String>,
     faults: Faults,
+    limits: ConnectionLimits,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -78,6 +84,7 @@ impl std::fmt::Debug for EmulatorBuilder {
         f.debug_struct("EmulatorBuilder")
             .field("port", &self.port)
             .field("faults", &self.faults)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +105,28 @@ impl EmulatorBuilder {
     /// Faults to inject from the first request on (see [`Faults`]).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// How long a request head may take once its first byte has arrived; past it the
+    /// connection is closed. Default: 30 s.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a keep-alive connection may wait for its next request; past it the connection
+    /// is closed. Default: 60 s.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// Connections open at once (at least 1). Past it the emulator stops accepting until one
+    /// ends: new clients wait in the listen backlog rather than being reset. Default: 1,024;
+    /// keep it below the process's open-file limit.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
         self
     }
 
@@ -131,16 +160,23 @@ impl EmulatorBuilder {
             .build()?;
         let (tx, rx) = oneshot::channel();
         let app = crate::app(state.clone());
-        let serve_state = state.clone();
+        let serve = Serve {
+            state: state.clone(),
+            app,
+            limits: self.limits,
+            open: Arc::new(AtomicUsize::new(0)),
+        };
+        let open = Arc::clone(&serve.open);
         let thread = std::thread::Builder::new()
             .name("acs-chat-emulator-accept".into())
             .spawn(move || {
-                runtime.block_on(accept_loop(listener, serve_state, app, rx));
+                runtime.block_on(accept_loop(listener, serve, rx));
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })?;
         log::debug!("emulator listening on {endpoint}");
         Ok(Emulator {
             state,
+            open,
             endpoint,
             access_key,
             shutdown: Some(tx),
@@ -217,6 +253,11 @@ impl Emulator {
         self.state.0.chat.message_count()
     }
 
+    /// TCP connections open now (accepted and not yet closed by either side).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
     /// Replaces the fault configuration (and restarts its sequence and random generator).
     pub fn set_faults(&self, faults: Faults) {
         self.state.0.faults.set(faults)
@@ -236,12 +277,17 @@ impl Drop for Emulator {
     }
 }
 
-async fn accept_loop(
-    listener: StdTcpListener,
+/// What every connection is served with.
+#[derive(Clone)]
+struct Serve {
     state: AppState,
     app: Router,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+    limits: ConnectionLimits,
+    /// Connections open now.
+    open: Arc<AtomicUsize>,
+}
+
+async fn accept_loop(listener: StdTcpListener, serve: Serve, mut shutdown: oneshot::Receiver<()>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -249,13 +295,29 @@ async fn accept_loop(
             return;
         }
     };
+    let slots = Arc::new(Semaphore::new(serve.limits.max_connections));
     loop {
+        // At the cap, wait for a connection to end before accepting another.
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    state.0.connections.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(serve_connection(stream, state.clone(), app.clone()));
+                    serve.state.0.connections.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = stream.set_nodelay(true) {
+                        log::debug!("TCP_NODELAY not set: {e}");
+                    }
+                    let serve = serve.clone();
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        serve_connection(stream, serve).await;
+                    });
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: wait a little rather than spin.
@@ -267,23 +329,45 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(stream: TcpStream, state: AppState, app: Router) {
-    if let Err(e) = stream.set_nodelay(true) {
-        log::debug!("TCP_NODELAY not set: {e}");
-    }
-    let svc = TowerToHyperService::new(app);
+/// Serves one connection over any byte stream until the client leaves, hyper ends it, or the
+/// watchdog finds it idle or half-sent past its limits (then it is dropped, which closes it).
+async fn serve_connection<S>(stream: S, serve: Serve)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let _open = OpenGuard::new(Arc::clone(&serve.open));
+    let activity = Activity::new();
+    let svc = TowerToHyperService::new(serve.app.clone());
+    let state = serve.state.clone();
+    let in_service = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let state = state.clone();
         let svc = svc.clone();
-        async move { respond(&state, &svc, req).await }
+        let activity = Arc::clone(&in_service);
+        async move {
+            activity.request_started();
+            let r = respond(&state, &svc, req).await;
+            activity.request_finished();
+            r
+        }
     });
-    let result = hyper::server::conn::http1::Builder::new()
+    let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .writev(false)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-    if let Err(e) = result {
-        log::debug!("connection ended: {e}");
+        .serve_connection(
+            TokioIo::new(Watched::new(stream, Arc::clone(&activity))),
+            service,
+        );
+    tokio::select! {
+        result = conn => {
+            if let Err(e) = result {
+                log::debug!("connection ended: {e}");
+            }
+        }
+        why = activity.expired(serve.limits) => match why {
+            Expired::HeaderRead => log::debug!("connection closed: request head not complete in time"),
+            Expired::Idle => log::debug!("connection closed: idle"),
+        },
     }
 }
 
