@@ -1,8 +1,9 @@
 #![doc = include_str!("../README.md")]
 //!
 //! # Layout
-//! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection;
-//!   `server::connection`: each connection's timeouts and the connection cap.
+//! - `server`: [`Emulator`] and [`EmulatorBuilder`]; `server::accept`, the accept loop, generic
+//!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
+//!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
 //! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
 //! - `state`: the state every route shares (users and tokens, threads, counters).
