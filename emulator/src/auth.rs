@@ -26,7 +26,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -254,7 +253,7 @@ pub struct Directory {
     resource_id: String,
     key: Vec<u8>,
     /// The `seq` of the last token issued.
-    last_seq: AtomicU64,
+    last_seq: crate::store::Sequence,
     users: Mutex<HashMap<String, UserRecord>>,
 }
 
@@ -262,7 +261,7 @@ impl fmt::Debug for Directory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Directory")
             .field("resource_id", &self.resource_id)
-            .field("tokens_issued", &self.last_seq.load(Ordering::Relaxed))
+            .field("tokens_issued", &self.last_seq.current())
             .finish_non_exhaustive()
     }
 }
@@ -301,7 +300,7 @@ impl Directory {
         Directory {
             resource_id,
             key,
-            last_seq: AtomicU64::new(0),
+            last_seq: crate::store::Sequence::default(),
             users: Mutex::new(HashMap::new()),
         }
     }
@@ -346,7 +345,7 @@ impl Directory {
         let mut users = self.users();
         match users.get_mut(user_id) {
             Some(user) if !user.deleted => {
-                user.revoked_through = self.last_seq.load(Ordering::SeqCst);
+                user.revoked_through = self.last_seq.current();
                 true
             }
             _ => false,
@@ -403,7 +402,7 @@ impl Directory {
             .timestamp_millis_opt(exp_ms)
             .single()
             .unwrap_or(expires_on);
-        let seq = self.last_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let seq = self.last_seq.next();
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let claims = Claims {
             skypeid: user_id.strip_prefix("8:").unwrap_or(user_id).to_owned(),
@@ -817,7 +816,7 @@ mod tests {
                 assert_eq!(new, Ok(true), "token issued after revoke");
             }
         }
-        assert_eq!(dir.last_seq.load(Ordering::SeqCst), 800, "tokens issued");
+        assert_eq!(dir.last_seq.current(), 800, "tokens issued");
     }
 
     /// Scope names round-trip and unknown names are refused.

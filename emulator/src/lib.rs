@@ -7,7 +7,8 @@
 //! - `faults`: [`Faults`] and [`Fault`].
 //! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
 //! - `state`: the state every route shares (users and tokens, threads, counters).
-//! - `chat`: the 16 chat operations, paging and the in-memory store.
+//! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
+//! - `store`: the chat state behind one API; every mutation returns its domain events.
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
@@ -22,6 +23,7 @@ pub mod hmac;
 pub mod identity;
 mod server;
 mod state;
+mod store;
 mod wire;
 
 pub use faults::{Fault, Faults};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use crate::auth::{Caller, ChatAccess, Directory, Scope};
-use crate::chat::store::ChatStore;
 use crate::faults::FaultState;
+use crate::store::ChatStore;
 use crate::wire::ApiError;
 
 /// Shared application state handed to every route (cheap to clone).

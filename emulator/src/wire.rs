@@ -360,18 +360,13 @@ pub(crate) fn parse_object(body: &[u8], allow_empty: bool) -> Result<Map<String,
 /// "all pairs together up to 1 KB". Checked on each request and on what a merge would store.
 pub(crate) const MAX_METADATA_BYTES: usize = 1024;
 
-/// The 400 for a metadata map larger than [`MAX_METADATA_BYTES`].
-pub(crate) fn check_metadata_size(m: &Map<String, Value>, what: &str) -> Result<(), ApiError> {
+/// Whether a metadata map holds at most [`MAX_METADATA_BYTES`] of keys and values.
+pub(crate) fn metadata_fits(m: &Map<String, Value>) -> bool {
     let size: usize = m
         .iter()
         .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
         .sum();
-    if size > MAX_METADATA_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "{what} must not exceed 1 KB in total."
-        )));
-    }
-    Ok(())
+    size <= MAX_METADATA_BYTES
 }
 
 pub(crate) fn parse_string_map(
@@ -386,7 +381,11 @@ pub(crate) fn parse_string_map(
                     "{what} values must be strings."
                 )));
             }
-            check_metadata_size(m, what)?;
+            if !metadata_fits(m) {
+                return Err(ApiError::bad_request(format!(
+                    "{what} must not exceed 1 KB in total."
+                )));
+            }
             Ok(Some(m.clone()))
         }
         Some(_) => Err(ApiError::bad_request(format!("{what} must be an object."))),
