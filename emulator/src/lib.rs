@@ -5,7 +5,9 @@
 //!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
 //!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
-//! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
+//! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
+//! - [`hmac`]: HMAC-SHA256 request signing and its own error.
+//! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
 //! - `state`: the state every route shares (users and tokens, threads, counters).
 //! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
 //! - `store`: the chat state behind one API; every mutation returns its domain events.

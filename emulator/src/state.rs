@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use crate::auth::{Caller, ChatAccess, Directory, Scope};
+use crate::auth::{Caller, ChatAccess, Scope};
 use crate::faults::FaultState;
+use crate::identity::Directory;
 use crate::store::ChatStore;
 use crate::wire::ApiError;
 

@@ -11,7 +11,6 @@ pub(crate) mod participants;
 pub(crate) mod render;
 pub(crate) mod threads;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
@@ -204,12 +203,7 @@ pub(crate) fn created(body: &serde_json::Value, location: &str) -> Response {
     resp
 }
 
-/// A 204 No Content.
-pub(crate) fn no_content() -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
+pub(crate) use crate::wire::no_content;
 
 #[cfg(test)]
 mod tests {
