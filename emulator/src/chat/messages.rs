@@ -1,11 +1,11 @@
 //! Message operations: send, list, get, update, delete.
 
 use axum::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::paging::{Cursor, PageParams};
+use super::paging::PageParams;
 use super::{created, no_content, render, Ctx};
-use crate::store::{Listing, MessagePatch, NewMessage};
+use crate::store::{MessagePatch, NewMessage};
 use crate::wire::{
     encode_thread_id_for_location, json_response, parse_object, parse_string_map, ApiError,
     ApiResult,
@@ -54,38 +54,17 @@ pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
 /// GET …/messages: newest `version` first, stable under concurrent writes (see `paging`).
 pub(crate) fn list(ctx: &Ctx, tid: &str) -> ApiResult {
     let params = PageParams::parse(&ctx.query)?;
-    let listing = Listing {
-        snapshot: params.cursor.as_ref().map(|c| c.snapshot),
-        after: params.cursor.as_ref().map(|c| (c.key, c.tie.clone())),
-        start_ms: params.start_ms,
-        max: params.max,
-    };
     let page = ctx
         .store()
-        .list_messages(tid, &ctx.caller.user_id, &listing)?;
-    let mut body = Map::new();
-    let value: Vec<Value> = page
+        .list_messages(tid, &ctx.caller.user_id, &params.listing())?;
+    let value = page
         .items
         .iter()
         .map(|m| render::message(m, ctx.version))
         .collect();
-    if let Some((key, tie)) = page.next {
-        let cursor = Cursor {
-            snapshot: page.snapshot,
-            key,
-            tie,
-        };
-        body.insert(
-            "nextLink".into(),
-            Value::from(format!(
-                "{}/chat/threads/{tid}/messages?{}",
-                ctx.base(),
-                params.next_query_cursor(&cursor, ctx.version.as_str())
-            )),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    let url = format!("{}/chat/threads/{tid}/messages", ctx.base());
+    let body = params.snapshot_body(&url, page.snapshot, page.next, ctx.version, value);
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// GET …/messages/{id}

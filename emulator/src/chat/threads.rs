@@ -3,10 +3,10 @@
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use super::paging::{Cursor, PageParams};
+use super::paging::PageParams;
 use super::{created, no_content, render, Ctx};
 use crate::auth::ChatAccess;
-use crate::store::{Listing, NewThread, Participant, ThreadPatch, ThreadProps};
+use crate::store::{NewThread, Participant, ThreadPatch, ThreadProps};
 use crate::wire::{
     encode_thread_id_for_location, json_response, parse_identifier, parse_object, parse_string_map,
     parse_time, ApiError, ApiResult,
@@ -158,36 +158,17 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
 /// GET /chat/threads
 pub(crate) fn list(ctx: &Ctx) -> ApiResult {
     let params = PageParams::parse(&ctx.query)?;
-    let listing = Listing {
-        snapshot: params.cursor.as_ref().map(|c| c.snapshot),
-        after: params.cursor.as_ref().map(|c| (c.key, c.tie.clone())),
-        start_ms: params.start_ms,
-        max: params.max,
-    };
-    let page = ctx.store().list_threads(&ctx.caller.user_id, &listing);
-    let mut body = Map::new();
-    if let Some((key, tie)) = page.next {
-        let cursor = Cursor {
-            snapshot: page.snapshot,
-            key,
-            tie,
-        };
-        body.insert(
-            "nextLink".into(),
-            Value::from(format!(
-                "{}/chat/threads?{}",
-                ctx.base(),
-                params.next_query_cursor(&cursor, ctx.version.as_str())
-            )),
-        );
-    }
-    let items = page
+    let page = ctx
+        .store()
+        .list_threads(&ctx.caller.user_id, &params.listing());
+    let value = page
         .items
         .iter()
         .map(|r| render::thread_item(&r.thread, r.last_activity_ms))
         .collect();
-    body.insert("value".into(), Value::Array(items));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    let url = format!("{}/chat/threads", ctx.base());
+    let body = params.snapshot_body(&url, page.snapshot, page.next, ctx.version, value);
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// GET /chat/threads/{id}

@@ -538,13 +538,7 @@ impl ChatStore {
                 m.metadata = Some(md);
             }
             m.edited_ms = Some(stamp);
-            let snapshot = MessageSnapshot::of(m);
-            Ok(vec![ChatEvent::in_thread(
-                t,
-                EventKind::MessageEdited(snapshot),
-                me,
-                stamp,
-            )])
+            Ok(message_event(t, idx, EventKind::MessageEdited, me, stamp))
         })
     }
 
@@ -564,13 +558,7 @@ impl ChatStore {
             let stamp = t.bump(&self.clock, idx);
             let m = t.messages.get_mut(idx).ok_or(StoreError::MessageNotFound)?;
             m.deleted_ms = Some(stamp);
-            let snapshot = MessageSnapshot::of(m);
-            Ok(vec![ChatEvent::in_thread(
-                t,
-                EventKind::MessageDeleted(snapshot),
-                me,
-                stamp,
-            )])
+            Ok(message_event(t, idx, EventKind::MessageDeleted, me, stamp))
         })
     }
 
@@ -712,6 +700,24 @@ impl ChatStore {
             Ok(vec![event])
         })
     }
+}
+
+/// The event for message `idx` of `t` as it is now.
+fn message_event(
+    t: &Thread,
+    idx: usize,
+    kind: fn(MessageSnapshot) -> EventKind,
+    actor: &str,
+    stamp: i64,
+) -> Vec<ChatEvent> {
+    t.messages.get(idx).map_or_else(Vec::new, |m| {
+        vec![ChatEvent::in_thread(
+            t,
+            kind(MessageSnapshot::of(m)),
+            actor,
+            stamp,
+        )]
+    })
 }
 
 fn too_many_participants(n: usize) -> StoreError {
