@@ -236,6 +236,7 @@ mod tests {
         max_connections: 1,
     };
 
+    /// With nothing read, a connection expires as idle after the idle timeout.
     #[tokio::test(start_paused = true)]
     async fn idle_connection_expires_after_idle_timeout() {
         let a = Activity::new();
@@ -244,6 +245,7 @@ mod tests {
         assert_eq!(started.elapsed(), LIMITS.idle_timeout);
     }
 
+    /// Once a head has started, the header-read timeout applies from its first byte.
     #[tokio::test(start_paused = true)]
     async fn half_sent_head_expires_after_header_timeout() {
         let a = Activity::new();
@@ -254,6 +256,7 @@ mod tests {
         assert_eq!(started.elapsed(), LIMITS.header_read_timeout);
     }
 
+    /// A head starting while the watchdog waits out the idle timeout wakes it early.
     #[tokio::test(start_paused = true)]
     async fn head_starting_while_idle_brings_deadline_forward() {
         let a = Activity::new();
@@ -271,6 +274,7 @@ mod tests {
         assert_eq!(started.elapsed(), LIMITS.header_read_timeout);
     }
 
+    /// A request in flight has no deadline; finishing it restarts the idle clock.
     #[tokio::test(start_paused = true)]
     async fn request_in_flight_never_expires_and_finishing_restarts_idle() {
         let a = Activity::new();

@@ -64,6 +64,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// Stamps from four threads at once are all distinct, and `current` is the largest.
     #[test]
     fn clock_is_strictly_increasing_across_threads() {
         let clock = Arc::new(Clock::default());
@@ -83,6 +84,7 @@ mod tests {
         assert_eq!(clock.current(), *stamps.iter().max().unwrap_or(&0));
     }
 
+    /// A seeded clock and sequence continue right after their seed.
     #[test]
     fn seeded_counters_continue_after_their_seed() {
         let far = chrono::Utc::now().timestamp_millis() + 1_000_000;

@@ -856,6 +856,7 @@ mod tests {
         created.thread.id
     }
 
+    /// A sent message is one event whose user-level recipients are all but the sender.
     #[test]
     fn send_message_event_fans_out_to_everyone_but_sender() {
         let store = ChatStore::default();
@@ -884,6 +885,7 @@ mod tests {
         }
     }
 
+    /// Edit and delete events carry the new version and content; a repeated delete has none.
     #[test]
     fn edit_and_delete_events_carry_new_versions_and_repeat_deletes_none() {
         let store = ChatStore::default();
@@ -922,6 +924,7 @@ mod tests {
         );
     }
 
+    /// One event per participant added (not for one already there); a removal reaches the removed.
     #[test]
     fn participant_events_reach_the_removed_and_one_per_added() {
         let store = ChatStore::default();
@@ -953,6 +956,7 @@ mod tests {
             .is_empty());
     }
 
+    /// Update, receipt, typing and delete each give their event; a deleted thread holds no messages.
     #[test]
     fn thread_events_for_update_delete_receipt_and_typing() {
         let store = ChatStore::default();
@@ -1002,6 +1006,7 @@ mod tests {
         );
     }
 
+    /// Refused calls return their error and store nothing.
     #[test]
     fn refused_mutations_return_errors_and_change_nothing() {
         let store = ChatStore::default();

@@ -283,6 +283,7 @@ mod tests {
         assert_eq!(t.messages[1].sequence_id, 2);
     }
 
+    /// A patch sets keys and removes those given an empty value.
     #[test]
     fn merge_metadata_sets_and_removes_keys() {
         let mut current = Map::new();
