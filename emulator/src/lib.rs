@@ -10,7 +10,9 @@
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
 //! - `state`: the state every route shares (users and tokens, threads, counters).
 //! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
-//! - `store`: the chat state behind one API; every mutation returns its domain events.
+//! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
+//!   events (`store::event`); `store::model` is what it holds, `store::listing` the snapshot
+//!   listings, `store::clock` the seedable counters.
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
