@@ -39,8 +39,6 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::auth::AuthError;
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// How far, in seconds, a request's date may be from the server's clock, either way.
@@ -48,6 +46,54 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 15 * 60;
 
 /// The headers the service signs, in order, as `SignedHeaders` names them.
 pub const SIGNED_HEADERS: &str = "x-ms-date;host;x-ms-content-sha256";
+
+/// Why an HMAC-signed request was refused. Each is a `401 Unauthorized` for the service; none
+/// carries the key, signature or body it rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HmacError {
+    /// No `Authorization` header, or not the `HMAC-SHA256` scheme.
+    MissingAuthorization,
+    /// A header the scheme needs is missing or not text.
+    MissingHeader(&'static str),
+    /// `x-ms-content-sha256` is not the SHA-256 of the received body.
+    ContentHashMismatch,
+    /// The date header is not an RFC 1123 date.
+    InvalidDate,
+    /// The date header is too far from the server's clock.
+    DateOutOfRange,
+    /// The `Authorization` header is not `HMAC-SHA256 SignedHeaders=…&Signature=…` with the
+    /// headers the service signs.
+    MalformedAuthorization,
+    /// The signature does not match (wrong key, or the request was changed).
+    SignatureMismatch,
+}
+
+impl HmacError {
+    /// A human-readable reason, safe to send to the client (contains no secret).
+    pub fn message(self) -> &'static str {
+        match self {
+            HmacError::MissingAuthorization => "Request is not authorized: no valid Authorization header.",
+            HmacError::MissingHeader(_) => "Request is not authorized: a header required for HMAC authentication is missing.",
+            HmacError::ContentHashMismatch => "Request is not authorized: x-ms-content-sha256 does not match the request body.",
+            HmacError::InvalidDate => "Request is not authorized: the x-ms-date header is not an RFC 1123 date.",
+            HmacError::DateOutOfRange => "Request is not authorized: the x-ms-date header is more than 15 minutes from the server time.",
+            HmacError::MalformedAuthorization => "Request is not authorized: the Authorization header is not a valid HMAC-SHA256 header.",
+            HmacError::SignatureMismatch => "Request is not authorized: the HMAC signature does not match.",
+        }
+    }
+}
+
+impl std::fmt::Display for HmacError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HmacError::MissingHeader(name) => write!(f, "missing or non-text header {name}"),
+            other => f.write_str(other.message()),
+        }
+    }
+}
+
+impl std::error::Error for HmacError {}
 
 /// `base64(SHA-256(body))`, the value of `x-ms-content-sha256`.
 pub fn content_hash(body: &[u8]) -> String {
@@ -99,33 +145,33 @@ pub fn verify(
     body: &[u8],
     key: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), AuthError> {
+) -> Result<(), HmacError> {
     let text = |name: &'static str| -> Option<&str> {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let authorization = text("authorization").ok_or(AuthError::MissingCredentials)?;
+    let authorization = text("authorization").ok_or(HmacError::MissingAuthorization)?;
     let (signed_headers, signature) = parse_authorization(authorization)?;
 
     let sent_hash =
-        text("x-ms-content-sha256").ok_or(AuthError::MissingHeader("x-ms-content-sha256"))?;
+        text("x-ms-content-sha256").ok_or(HmacError::MissingHeader("x-ms-content-sha256"))?;
     if sent_hash != content_hash(body) {
-        return Err(AuthError::ContentHashMismatch);
+        return Err(HmacError::ContentHashMismatch);
     }
 
     // The date header actually present (x-ms-date wins, as in the service's clients).
     let date = text("x-ms-date")
         .or_else(|| text("date"))
-        .ok_or(AuthError::MissingHeader("x-ms-date"))?;
-    let sent_at = DateTime::parse_from_rfc2822(date).map_err(|_| AuthError::InvalidDate)?;
+        .ok_or(HmacError::MissingHeader("x-ms-date"))?;
+    let sent_at = DateTime::parse_from_rfc2822(date).map_err(|_| HmacError::InvalidDate)?;
     let skew = now.signed_duration_since(sent_at).num_seconds();
     if skew.abs() > MAX_CLOCK_SKEW_SECS {
-        return Err(AuthError::DateOutOfRange);
+        return Err(HmacError::DateOutOfRange);
     }
 
-    let host = text("host").ok_or(AuthError::MissingHeader("host"))?;
+    let host = text("host").ok_or(HmacError::MissingHeader("host"))?;
     let mut hosts = vec![host];
     if let Some(bare) = strip_port(host) {
         hosts.push(bare);
@@ -149,7 +195,7 @@ pub fn verify(
             return Ok(());
         }
     }
-    Err(AuthError::SignatureMismatch)
+    Err(HmacError::SignatureMismatch)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -161,29 +207,29 @@ enum SignedHeader {
 
 /// Parses `HMAC-SHA256 SignedHeaders=a;b;c&Signature=<base64>`. The signed headers must be the
 /// three the service uses (`date` may stand for `x-ms-date`), each once, in any order.
-fn parse_authorization(value: &str) -> Result<(Vec<SignedHeader>, Vec<u8>), AuthError> {
+fn parse_authorization(value: &str) -> Result<(Vec<SignedHeader>, Vec<u8>), HmacError> {
     let (scheme, params) = value
         .split_once(' ')
-        .ok_or(AuthError::MalformedAuthorization)?;
+        .ok_or(HmacError::MalformedAuthorization)?;
     if !scheme.eq_ignore_ascii_case("HMAC-SHA256") {
-        return Err(AuthError::MissingCredentials);
+        return Err(HmacError::MissingAuthorization);
     }
     let mut signed = None;
     let mut signature = None;
     for param in params.trim().split('&') {
         let (name, value) = param
             .split_once('=')
-            .ok_or(AuthError::MalformedAuthorization)?;
+            .ok_or(HmacError::MalformedAuthorization)?;
         if name.trim().eq_ignore_ascii_case("SignedHeaders") {
             signed = Some(value.trim());
         } else if name.trim().eq_ignore_ascii_case("Signature") {
             signature = Some(value.trim());
         } else {
-            return Err(AuthError::MalformedAuthorization);
+            return Err(HmacError::MalformedAuthorization);
         }
     }
     let (Some(signed), Some(signature)) = (signed, signature) else {
-        return Err(AuthError::MalformedAuthorization);
+        return Err(HmacError::MalformedAuthorization);
     };
     let mut names = Vec::with_capacity(3);
     for name in signed.split(';') {
@@ -191,19 +237,19 @@ fn parse_authorization(value: &str) -> Result<(Vec<SignedHeader>, Vec<u8>), Auth
             "x-ms-date" | "date" => SignedHeader::Date,
             "host" => SignedHeader::Host,
             "x-ms-content-sha256" => SignedHeader::ContentHash,
-            _ => return Err(AuthError::MalformedAuthorization),
+            _ => return Err(HmacError::MalformedAuthorization),
         };
         if names.contains(&header) {
-            return Err(AuthError::MalformedAuthorization);
+            return Err(HmacError::MalformedAuthorization);
         }
         names.push(header);
     }
     if names.len() != 3 {
-        return Err(AuthError::MalformedAuthorization);
+        return Err(HmacError::MalformedAuthorization);
     }
     let signature = STANDARD
         .decode(signature)
-        .map_err(|_| AuthError::SignatureMismatch)?;
+        .map_err(|_| HmacError::SignatureMismatch)?;
     Ok((names, signature))
 }
 
@@ -385,7 +431,7 @@ mod tests {
         tampered.push(b' ');
         assert_eq!(
             verify(method, target, &map, &tampered, &key, at(&date)),
-            Err(AuthError::ContentHashMismatch)
+            Err(HmacError::ContentHashMismatch)
         );
     }
 
@@ -415,7 +461,7 @@ mod tests {
         );
         assert_eq!(
             verify("POST", target, &map, b"{}", b"k", at(date)),
-            Err(AuthError::SignatureMismatch)
+            Err(HmacError::SignatureMismatch)
         );
     }
 
@@ -435,7 +481,7 @@ mod tests {
         );
         assert_eq!(
             verify("POST", target, &map, br#"{"scopes":["voip"]}"#, b"key", now),
-            Err(AuthError::ContentHashMismatch)
+            Err(HmacError::ContentHashMismatch)
         );
         assert_eq!(
             verify(
@@ -446,26 +492,26 @@ mod tests {
                 b"key",
                 now
             ),
-            Err(AuthError::SignatureMismatch),
+            Err(HmacError::SignatureMismatch),
             "decoded path must not verify"
         );
         assert_eq!(
             verify("PUT", target, &map, body, b"key", now),
-            Err(AuthError::SignatureMismatch)
+            Err(HmacError::SignatureMismatch)
         );
         assert_eq!(
             verify("POST", target, &map, body, b"other", now),
-            Err(AuthError::SignatureMismatch)
+            Err(HmacError::SignatureMismatch)
         );
         let late = now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS + 1);
         assert_eq!(
             verify("POST", target, &map, body, b"key", late),
-            Err(AuthError::DateOutOfRange)
+            Err(HmacError::DateOutOfRange)
         );
         let early = now - chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS + 1);
         assert_eq!(
             verify("POST", target, &map, body, b"key", early),
-            Err(AuthError::DateOutOfRange)
+            Err(HmacError::DateOutOfRange)
         );
         let edge = now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS);
         assert_eq!(
@@ -501,50 +547,50 @@ mod tests {
         };
         assert_eq!(
             with("authorization", None),
-            Err(AuthError::MissingCredentials)
+            Err(HmacError::MissingAuthorization)
         );
         assert_eq!(
             with("authorization", Some("Bearer abc")),
-            Err(AuthError::MissingCredentials)
+            Err(HmacError::MissingAuthorization)
         );
         assert_eq!(
             with("authorization", Some("HMAC-SHA256")),
-            Err(AuthError::MalformedAuthorization)
+            Err(HmacError::MalformedAuthorization)
         );
         assert_eq!(
             with(
                 "authorization",
                 Some("HMAC-SHA256 SignedHeaders=host&Signature=AAAA")
             ),
-            Err(AuthError::MalformedAuthorization)
+            Err(HmacError::MalformedAuthorization)
         );
         assert_eq!(
             with(
                 "authorization",
                 Some("HMAC-SHA256 SignedHeaders=x-ms-date;host;host&Signature=AAAA")
             ),
-            Err(AuthError::MalformedAuthorization)
+            Err(HmacError::MalformedAuthorization)
         );
         assert_eq!(
             with(
                 "authorization",
                 Some("HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=!!")
             ),
-            Err(AuthError::SignatureMismatch)
+            Err(HmacError::SignatureMismatch)
         );
         assert_eq!(
             with("x-ms-content-sha256", None),
-            Err(AuthError::MissingHeader("x-ms-content-sha256"))
+            Err(HmacError::MissingHeader("x-ms-content-sha256"))
         );
         assert_eq!(
             with("x-ms-date", None),
-            Err(AuthError::MissingHeader("x-ms-date"))
+            Err(HmacError::MissingHeader("x-ms-date"))
         );
         assert_eq!(
             with("x-ms-date", Some("yesterday")),
-            Err(AuthError::InvalidDate)
+            Err(HmacError::InvalidDate)
         );
-        assert_eq!(with("host", None), Err(AuthError::MissingHeader("host")));
+        assert_eq!(with("host", None), Err(HmacError::MissingHeader("host")));
     }
 
     /// Ports are stripped only where there is one.

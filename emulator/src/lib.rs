@@ -1,11 +1,18 @@
 #![doc = include_str!("../README.md")]
 //!
 //! # Layout
-//! - `server`: [`Emulator`], [`EmulatorBuilder`], the accept loop and fault injection.
+//! - `server`: [`Emulator`] and [`EmulatorBuilder`]; `server::accept`, the accept loop, generic
+//!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
+//!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
-//! - [`auth`], [`hmac`], [`identity`]: users and tokens, request signing, the Identity API.
+//! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
+//! - [`hmac`]: HMAC-SHA256 request signing and its own error.
+//! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
 //! - `state`: the state every route shares (users and tokens, threads, counters).
-//! - `chat`: the 16 chat operations, paging and the in-memory store.
+//! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
+//! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
+//!   events (`store::event`); `store::model` is what it holds, `store::listing` the snapshot
+//!   listings, `store::clock` the seedable counters.
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
@@ -20,6 +27,7 @@ pub mod hmac;
 pub mod identity;
 mod server;
 mod state;
+mod store;
 mod wire;
 
 pub use faults::{Fault, Faults};

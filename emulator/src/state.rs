@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use crate::auth::{Caller, ChatAccess, Directory, Scope};
-use crate::chat::store::ChatStore;
+use crate::auth::{Caller, ChatAccess, Scope};
 use crate::faults::FaultState;
+use crate::identity::Directory;
+use crate::store::ChatStore;
 use crate::wire::ApiError;
 
 /// Shared application state handed to every route (cheap to clone).

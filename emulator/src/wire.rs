@@ -317,23 +317,49 @@ impl Query {
 
 /// Checks the `api-version` query parameter.
 pub(crate) fn require_version(q: &Query) -> Result<Version, ApiError> {
-    match q.get("api-version") {
+    let v = check_api_version(q.get("api-version"), &CHAT_VERSIONS)?;
+    // Every listed version parses.
+    Version::parse(v).ok_or_else(|| unsupported_version(v, &CHAT_VERSIONS))
+}
+
+/// The chat api-versions served, as listed in `api-supported-versions`.
+const CHAT_VERSIONS: [&str; 4] = ["2021-09-07", "2023-11-07", "2024-03-07", "2025-03-15"];
+
+/// Checks an `api-version` query value against the versions a route serves: the service's
+/// 400 `MissingApiVersionParameter` or `UnsupportedApiVersion`, both listing what is served.
+pub(crate) fn check_api_version<'a>(
+    given: Option<&'a str>,
+    supported: &[&str],
+) -> Result<&'a str, ApiError> {
+    match given {
         None => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "MissingApiVersionParameter",
-            format!("The api-version query parameter is required. Supported versions: {SUPPORTED_VERSIONS}."),
+            format!(
+                "The api-version query parameter is required. Supported versions: {}.",
+                supported.join(", ")
+            ),
         )),
-        Some(v) => Version::parse(v).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "UnsupportedApiVersion",
-                format!(
-                    "The api-version '{}' is not supported. Supported versions: {SUPPORTED_VERSIONS}.",
-                    v.chars().take(40).collect::<String>()
-                ),
-            )
-        }),
+        Some(v) if supported.contains(&v) => Ok(v),
+        Some(v) => Err(unsupported_version(v, supported)),
     }
+}
+
+fn unsupported_version(v: &str, supported: &[&str]) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "UnsupportedApiVersion",
+        format!(
+            "The api-version '{}' is not supported. Supported versions: {}.",
+            v.chars().take(40).collect::<String>(),
+            supported.join(", ")
+        ),
+    )
+}
+
+/// A 204 No Content.
+pub(crate) fn no_content() -> Response {
+    empty_response(StatusCode::NO_CONTENT)
 }
 
 /// Parses a JSON request body into an object; an empty body counts as `{}` when `allow_empty`.
@@ -355,6 +381,19 @@ pub(crate) fn parse_object(body: &[u8], allow_empty: bool) -> Result<Map<String,
     }
 }
 
+/// The most bytes (keys and values, UTF-8) a metadata map may hold, as the service documents:
+/// "all pairs together up to 1 KB". Checked on each request and on what a merge would store.
+pub(crate) const MAX_METADATA_BYTES: usize = 1024;
+
+/// Whether a metadata map holds at most [`MAX_METADATA_BYTES`] of keys and values.
+pub(crate) fn metadata_fits(m: &Map<String, Value>) -> bool {
+    let size: usize = m
+        .iter()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    size <= MAX_METADATA_BYTES
+}
+
 /// Reads an optional string→string map (metadata). `null` counts as absent.
 pub(crate) fn parse_string_map(
     v: Option<&Value>,
@@ -363,18 +402,12 @@ pub(crate) fn parse_string_map(
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => {
-            let mut size = 0;
-            for (k, v) in m {
-                match v {
-                    Value::String(s) => size += k.len() + s.len(),
-                    _ => {
-                        return Err(ApiError::bad_request(format!(
-                            "{what} values must be strings."
-                        )))
-                    }
-                }
+            if m.values().any(|v| !v.is_string()) {
+                return Err(ApiError::bad_request(format!(
+                    "{what} values must be strings."
+                )));
             }
-            if size > 1024 {
+            if !metadata_fits(m) {
                 return Err(ApiError::bad_request(format!(
                     "{what} must not exceed 1 KB in total."
                 )));

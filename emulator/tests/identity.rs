@@ -7,7 +7,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use acs_chat_emulator::auth::{AuthError, Directory};
+use acs_chat_emulator::auth::AuthError;
+use acs_chat_emulator::identity::Directory;
 use acs_chat_emulator::{identity, Emulator};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -1,31 +1,26 @@
 //! Message operations: send, list, get, update, delete.
 
 use axum::http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::paging::{Cursor, PageParams};
-use super::store::{lock, merge_metadata, Content, Message, Thread};
+use super::paging::PageParams;
 use super::{created, no_content, render, Ctx};
+use crate::store::{MessagePatch, NewMessage};
 use crate::wire::{
     encode_thread_id_for_location, json_response, parse_object, parse_string_map, ApiError,
     ApiResult,
 };
 
-/// Whether `user` may see `m` (its `shareHistoryTime` hides older messages).
-fn visible(t: &Thread, user: &str, m: &Message) -> bool {
-    t.participant(user)
-        .is_some_and(|p| m.id >= p.share_history_ms)
-}
-
 /// POST …/messages
 pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
+    let me = &ctx.caller.user_id;
+    ctx.store().get_thread(tid, me)?;
     let body = parse_object(ctx.body, false)?;
     let content = match body.get("content") {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::bad_request("content is required.")),
     };
-    let display = match body.get("senderDisplayName") {
+    let sender_display_name = match body.get("senderDisplayName") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(ApiError::bad_request("senderDisplayName must be a string.")),
@@ -41,20 +36,13 @@ pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
         }
     };
     let metadata = parse_string_map(body.get("metadata"), "Message metadata")?;
-    let store = &ctx.state.0.chat;
-    let id = {
-        let mut t = lock(&handle);
-        t.push(
-            &store.clock,
-            Content::User {
-                html,
-                message: content,
-            },
-            Some(ctx.caller.user_id.clone()),
-            display,
-            metadata,
-        )
+    let new = NewMessage {
+        html,
+        content,
+        sender_display_name,
+        metadata,
     };
+    let (id, _events) = ctx.store().send_message(tid, &ctx.caller, new)?;
     let location = format!(
         "{}/chat/threads/{}/messages/{id}",
         ctx.base(),
@@ -66,134 +54,31 @@ pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
 /// GET …/messages: newest `version` first, stable under concurrent writes (see `paging`).
 pub(crate) fn list(ctx: &Ctx, tid: &str) -> ApiResult {
     let params = PageParams::parse(&ctx.query)?;
-    let handle = ctx.thread(tid)?;
-    let store = &ctx.state.0.chat;
-    let t = lock(&handle);
-    let snapshot = params
-        .cursor
-        .as_ref()
-        .map_or_else(|| store.clock.current(), |c| c.snapshot);
-    // Upper bound (exclusive) of the keys still to serve.
-    let bound = match &params.cursor {
-        Some(c) => (c.key, c.tie.parse::<i64>().unwrap_or(i64::MAX)),
-        None => (i64::MAX, i64::MAX),
-    };
-    let me = ctx.caller.user_id.as_str();
-    let wanted = |m: &Message| visible(&t, me, m) && params.start_ms.map_or(true, |s| m.id >= s);
-    // Messages changed after the snapshot but created before it: listed where they were.
-    let mut moved: Vec<(i64, i64, usize)> = Vec::new();
-    for (&(_, id), &idx) in t.by_version.range((snapshot.saturating_add(1), i64::MIN)..) {
-        if id > snapshot {
-            continue;
-        }
-        let Some(m) = t.messages.get(idx) else {
-            continue;
-        };
-        if let Some(v) = m.version_at(snapshot) {
-            if (v, id) < bound && wanted(m) {
-                moved.push((v, id, idx));
-            }
-        }
-    }
-    moved.sort_unstable_by_key(|m| std::cmp::Reverse((m.0, m.1)));
-    let upper = bound.min((snapshot, i64::MAX));
-    let mut current = t
-        .by_version
-        .range(..upper)
-        .rev()
-        .filter(|(_, &idx)| t.messages.get(idx).is_some_and(&wanted))
-        .map(|(&(v, id), &idx)| (v, id, idx))
-        .peekable();
-    let mut moved = moved.into_iter().peekable();
-    let mut page: Vec<(i64, i64, usize)> = Vec::with_capacity(params.max + 1);
-    while page.len() <= params.max {
-        let next = match (current.peek(), moved.peek()) {
-            (Some(a), Some(b)) => {
-                if (a.0, a.1) > (b.0, b.1) {
-                    current.next()
-                } else {
-                    moved.next()
-                }
-            }
-            (Some(_), None) => current.next(),
-            (None, Some(_)) => moved.next(),
-            (None, None) => None,
-        };
-        match next {
-            Some(x) => page.push(x),
-            None => break,
-        }
-    }
-    let more = page.len() > params.max;
-    page.truncate(params.max);
-    let mut body = Map::new();
-    let value: Vec<Value> = page
+    let page = ctx
+        .store()
+        .list_messages(tid, &ctx.caller.user_id, &params.listing())?;
+    let value = page
+        .items
         .iter()
-        .filter_map(|&(_, _, idx)| t.messages.get(idx).map(|m| render::message(m, ctx.version)))
+        .map(|m| render::message(m, ctx.version))
         .collect();
-    if more {
-        if let Some(&(v, id, _)) = page.last() {
-            let cursor = Cursor {
-                snapshot,
-                key: v,
-                tie: id.to_string(),
-            };
-            body.insert(
-                "nextLink".into(),
-                Value::from(format!(
-                    "{}/chat/threads/{}/messages?{}",
-                    ctx.base(),
-                    t.id,
-                    params.next_query_cursor(&cursor, ctx.version.as_str())
-                )),
-            );
-        }
-    }
-    body.insert("value".into(), Value::Array(value));
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
-}
-
-/// Index of message `mid` in `t`, if the caller may see it.
-fn find(t: &Thread, me: &str, mid: &str) -> Result<usize, ApiError> {
-    let id: i64 = mid.parse().map_err(|_| ApiError::message_not_found())?;
-    let idx = *t.by_id.get(&id).ok_or_else(ApiError::message_not_found)?;
-    match t.messages.get(idx) {
-        Some(m) if visible(t, me, m) => Ok(idx),
-        _ => Err(ApiError::message_not_found()),
-    }
+    let url = format!("{}/chat/threads/{tid}/messages", ctx.base());
+    let body = params.snapshot_body(&url, page.snapshot, page.next, ctx.version, value);
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// GET …/messages/{id}
 pub(crate) fn get(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    let t = lock(&handle);
-    let idx = find(&t, &ctx.caller.user_id, mid)?;
-    let m = t
-        .messages
-        .get(idx)
-        .ok_or_else(ApiError::message_not_found)?;
+    let m = ctx.store().get_message(tid, &ctx.caller.user_id, mid)?;
     Ok(json_response(
         StatusCode::OK,
-        &render::message(m, ctx.version),
+        &render::message(&m, ctx.version),
     ))
-}
-
-/// The caller's own, not deleted, user message `mid`.
-fn own_message(t: &Thread, ctx: &Ctx, mid: &str) -> Result<usize, ApiError> {
-    let idx = find(t, &ctx.caller.user_id, mid)?;
-    let m = t
-        .messages
-        .get(idx)
-        .ok_or_else(ApiError::message_not_found)?;
-    if m.sender.as_deref() != Some(ctx.caller.user_id.as_str()) {
-        return Err(ApiError::forbidden());
-    }
-    Ok(idx)
 }
 
 /// PATCH …/messages/{id} (merge-patch)
 pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
+    ctx.store().get_thread(tid, &ctx.caller.user_id)?;
     let body = parse_object(ctx.body, true)?;
     let content = match body.get("content") {
         None | Some(Value::Null) => None,
@@ -201,41 +86,13 @@ pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
         Some(_) => return Err(ApiError::bad_request("content must be a string.")),
     };
     let metadata = parse_string_map(body.get("metadata"), "Message metadata")?;
-    let store = &ctx.state.0.chat;
-    let mut t = lock(&handle);
-    let idx = own_message(&t, ctx, mid)?;
-    if t.messages.get(idx).is_some_and(|m| m.deleted_ms.is_some()) {
-        return Err(ApiError::message_not_found());
-    }
-    if content.is_none() && metadata.is_none() {
-        return Ok(no_content());
-    }
-    let stamp = t.bump(&store.clock, idx);
-    if let Some(m) = t.messages.get_mut(idx) {
-        if let (Some(c), Content::User { message, .. }) = (content, &mut m.content) {
-            *message = c;
-        }
-        if let Some(patch) = metadata {
-            merge_metadata(&mut m.metadata, patch);
-        }
-        m.edited_ms = Some(stamp);
-    }
+    let patch = MessagePatch { content, metadata };
+    ctx.store().update_message(tid, &ctx.caller, mid, patch)?;
     Ok(no_content())
 }
 
 /// DELETE …/messages/{id}
 pub(crate) fn delete(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    let store = &ctx.state.0.chat;
-    let mut t = lock(&handle);
-    let idx = own_message(&t, ctx, mid)?;
-    if t.messages.get(idx).is_some_and(|m| m.deleted_ms.is_some()) {
-        // A repeated delete (e.g. a retry) succeeds again and changes nothing.
-        return Ok(no_content());
-    }
-    let stamp = t.bump(&store.clock, idx);
-    if let Some(m) = t.messages.get_mut(idx) {
-        m.deleted_ms = Some(stamp);
-    }
+    ctx.store().delete_message(tid, &ctx.caller, mid)?;
     Ok(no_content())
 }

@@ -9,20 +9,16 @@ pub(crate) mod messages;
 pub(crate) mod paging;
 pub(crate) mod participants;
 pub(crate) mod render;
-pub(crate) mod store;
 pub(crate) mod threads;
 
-use std::sync::{Arc, Mutex};
-
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
 use crate::auth::Caller;
 use crate::state::AppState;
+use crate::store::{ChatStore, StoreError};
 use crate::wire::{percent_decode, require_version, ApiError, ApiResult, Query, Version};
-use store::{lock, Thread};
 
 /// Largest request body accepted (the service's limit is of this order).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -38,29 +34,25 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The thread `id` if it exists, is not deleted, and the caller takes part in it.
-    pub(crate) fn thread(&self, id: &str) -> Result<Arc<Mutex<Thread>>, ApiError> {
-        let handle = self
-            .state
-            .0
-            .chat
-            .get(id)
-            .ok_or_else(ApiError::thread_not_found)?;
-        {
-            let t = lock(&handle);
-            if t.deleted_ms.is_some() {
-                return Err(ApiError::thread_not_found());
-            }
-            if t.participant(&self.caller.user_id).is_none() {
-                return Err(ApiError::forbidden());
-            }
-        }
-        Ok(handle)
+    /// The chat state.
+    pub(crate) fn store(&self) -> &ChatStore {
+        &self.state.0.chat
     }
 
     /// `{base}` of links the emulator hands out.
     pub(crate) fn base(&self) -> &str {
         &self.state.0.base_url
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::ThreadNotFound => ApiError::thread_not_found(),
+            StoreError::MessageNotFound => ApiError::message_not_found(),
+            StoreError::Forbidden => ApiError::forbidden(),
+            StoreError::Invalid(message) => ApiError::bad_request(message),
+        }
     }
 }
 
@@ -211,12 +203,7 @@ pub(crate) fn created(body: &serde_json::Value, location: &str) -> Response {
     resp
 }
 
-/// A 204 No Content.
-pub(crate) fn no_content() -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
+pub(crate) use crate::wire::no_content;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,10 @@
 //! snapshot" keeps a walk stable while others write: items created later are not in the
 //! snapshot, and an item edited later keeps the position it had at the snapshot.
 
-use crate::wire::{encode_query_value, parse_time, ApiError, Query};
+use serde_json::{Map, Value};
+
+use crate::store::Listing;
+use crate::wire::{encode_query_value, parse_time, ApiError, Query, Version};
 
 /// Default page size when `maxPageSize` is absent.
 pub(crate) const DEFAULT_PAGE_SIZE: usize = 10;
@@ -118,6 +121,39 @@ impl PageParams {
             skip,
             cursor,
         })
+    }
+
+    /// The store listing these parameters ask for.
+    pub(crate) fn listing(&self) -> Listing {
+        Listing {
+            snapshot: self.cursor.as_ref().map(|c| c.snapshot),
+            after: self.cursor.as_ref().map(|c| (c.key, c.tie.clone())),
+            start_ms: self.start_ms,
+            max: self.max,
+        }
+    }
+
+    /// The `{value[, nextLink]}` body of one page of a snapshot listing at `list_url` (absolute,
+    /// no query): the link continues after `next` as of `snapshot`.
+    pub(crate) fn snapshot_body(
+        &self,
+        list_url: &str,
+        snapshot: i64,
+        next: Option<(i64, String)>,
+        version: Version,
+        value: Vec<Value>,
+    ) -> Value {
+        let mut body = Map::new();
+        if let Some((key, tie)) = next {
+            let cursor = Cursor { snapshot, key, tie };
+            let query = self.next_query_cursor(&cursor, version.as_str());
+            body.insert(
+                "nextLink".into(),
+                Value::from(format!("{list_url}?{query}")),
+            );
+        }
+        body.insert("value".into(), Value::Array(value));
+        Value::Object(body)
     }
 
     /// Query of a `nextLink` that continues at `cursor`.

@@ -4,8 +4,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::paging::PageParams;
-use super::store::{lock, Content, Receipt};
-use super::threads::{invalid_participant, parse_participant};
+use super::threads::{invalid_participants, parse_participants};
 use super::{no_content, render, Ctx};
 use crate::auth::ChatAccess;
 use crate::wire::{
@@ -36,25 +35,19 @@ fn offset_page(ctx: &Ctx, tid: &str, what: &str, items: Vec<Value>) -> ApiResult
 
 /// GET …/participants
 pub(crate) fn list(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    let (id, items) = {
-        let t = lock(&handle);
-        let items = t
-            .participants
-            .iter()
-            .map(|p| render::participant(p, ctx.version))
-            .collect();
-        (t.id.clone(), items)
-    };
-    offset_page(ctx, &id, "participants", items)
+    let items = ctx
+        .store()
+        .participants(tid, &ctx.caller.user_id)?
+        .iter()
+        .map(|p| render::participant(p, ctx.version))
+        .collect();
+    offset_page(ctx, tid, "participants", items)
 }
 
 /// POST …/participants/:add
 pub(crate) fn add(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    if !ctx.caller.permits(ChatAccess::ManageParticipants) {
-        return Err(ApiError::forbidden());
-    }
+    ctx.store()
+        .authorize(tid, &ctx.caller, ChatAccess::ManageParticipants)?;
     let body = parse_object(ctx.body, false)?;
     let list = match body.get("participants") {
         Some(Value::Array(list)) if !list.is_empty() => list,
@@ -64,131 +57,61 @@ pub(crate) fn add(ctx: &Ctx, tid: &str) -> ApiResult {
             ))
         }
     };
-    let mut wanted = Vec::with_capacity(list.len());
-    for p in list {
-        wanted.push(parse_participant(p, ctx)?);
-    }
-    let store = &ctx.state.0.chat;
-    let mut invalid: Vec<Value> = Vec::new();
-    let mut t = lock(&handle);
-    let mut added = Vec::new();
-    for p in wanted {
-        if !ctx.state.user_exists(&p.id) {
-            if !invalid.iter().any(|v| v["target"] == p.id.as_str()) {
-                invalid.push(invalid_participant(&p.id));
-            }
-        } else if t.participant(&p.id).is_none() {
-            // Adding someone already in the thread changes nothing.
-            t.participants.push(p.clone());
-            added.push(p);
-        }
-    }
-    if !added.is_empty() {
-        let initiator = ctx.caller.user_id.clone();
-        t.push(
-            &store.clock,
-            Content::Members {
-                added: true,
-                participants: added,
-                initiator,
-            },
-            None,
-            String::new(),
-            None,
-        );
-    }
+    let wanted = parse_participants(list, ctx)?;
+    let (invalid, _events) = ctx
+        .store()
+        .add_participants(tid, &ctx.caller, wanted, &|id| ctx.state.user_exists(id))?;
     let body = if invalid.is_empty() {
         json!({})
     } else {
-        json!({ "invalidParticipants": invalid })
+        json!({ "invalidParticipants": invalid_participants(&invalid) })
     };
     Ok(json_response(StatusCode::CREATED, &body))
 }
 
 /// POST …/participants/:remove (body: the bare identifier)
 pub(crate) fn remove(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    if !ctx.caller.permits(ChatAccess::ManageParticipants) {
-        return Err(ApiError::forbidden());
-    }
+    ctx.store()
+        .authorize(tid, &ctx.caller, ChatAccess::ManageParticipants)?;
     let body = parse_object(ctx.body, false)?;
     let who = parse_identifier(&Value::Object(body))
         .ok_or_else(|| ApiError::bad_request("The body must be a communication identifier."))?;
-    let store = &ctx.state.0.chat;
-    let mut t = lock(&handle);
-    // Removing someone who is not (or no longer) a participant succeeds and changes nothing,
-    // so a retried remove is harmless.
-    if let Some(pos) = t.participants.iter().position(|p| p.id == who) {
-        let p = t.participants.remove(pos);
-        let initiator = ctx.caller.user_id.clone();
-        t.push(
-            &store.clock,
-            Content::Members {
-                added: false,
-                participants: vec![p],
-                initiator,
-            },
-            None,
-            String::new(),
-            None,
-        );
-    }
+    ctx.store().remove_participant(tid, &ctx.caller, &who)?;
     Ok(no_content())
 }
 
 /// POST …/readReceipts
 pub(crate) fn send_receipt(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
+    ctx.store().get_thread(tid, &ctx.caller.user_id)?;
     let body = parse_object(ctx.body, false)?;
     let mid = match body.get("chatMessageId") {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::bad_request("chatMessageId is required.")),
     };
-    let id: i64 = mid.parse().map_err(|_| ApiError::message_not_found())?;
-    let store = &ctx.state.0.chat;
-    let mut t = lock(&handle);
-    if !t.by_id.contains_key(&id) {
-        return Err(ApiError::message_not_found());
-    }
-    let now = store.clock.next();
-    let me = &ctx.caller.user_id;
-    // Only the latest receipt per user is kept.
-    match t.receipts.iter_mut().find(|r| &r.user == me) {
-        Some(r) => {
-            r.message_id = id;
-            r.read_ms = now;
-        }
-        None => t.receipts.push(Receipt {
-            user: me.clone(),
-            message_id: id,
-            read_ms: now,
-        }),
-    }
+    ctx.store().send_read_receipt(tid, &ctx.caller, &mid)?;
     Ok(empty_response(StatusCode::OK))
 }
 
 /// GET …/readReceipts
 pub(crate) fn list_receipts(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    let (id, items) = {
-        let t = lock(&handle);
-        let items = t
-            .receipts
-            .iter()
-            .map(|r| render::receipt(r, ctx.version))
-            .collect();
-        (t.id.clone(), items)
-    };
-    offset_page(ctx, &id, "readReceipts", items)
+    let items = ctx
+        .store()
+        .read_receipts(tid, &ctx.caller.user_id)?
+        .iter()
+        .map(|r| render::receipt(r, ctx.version))
+        .collect();
+    offset_page(ctx, tid, "readReceipts", items)
 }
 
 /// POST …/typing (body optional)
 pub(crate) fn typing(ctx: &Ctx, tid: &str) -> ApiResult {
-    let _thread = ctx.thread(tid)?;
+    ctx.store().get_thread(tid, &ctx.caller.user_id)?;
     let body = parse_object(ctx.body, true)?;
-    match body.get("senderDisplayName") {
-        None | Some(Value::Null) | Some(Value::String(_)) => {}
+    let name = match body.get("senderDisplayName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(ApiError::bad_request("senderDisplayName must be a string.")),
-    }
+    };
+    ctx.store().typing(tid, &ctx.caller, name)?;
     Ok(empty_response(StatusCode::OK))
 }

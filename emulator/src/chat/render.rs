@@ -2,11 +2,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::store::{Content, Message, Participant, Receipt, Thread};
+use crate::store::{Content, Message, Participant, Receipt, ThreadProps};
 use crate::wire::{format_time, identifier, Version};
 
 /// `ChatThreadProperties`.
-pub(crate) fn thread(t: &Thread, v: Version) -> Value {
+pub(crate) fn thread(t: &ThreadProps, v: Version) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(t.id.as_str()));
     m.insert("topic".into(), Value::from(t.topic.as_str()));
@@ -33,7 +33,7 @@ pub(crate) fn thread(t: &Thread, v: Version) -> Value {
 }
 
 /// `ChatThreadItem`.
-pub(crate) fn thread_item(t: &Thread) -> Value {
+pub(crate) fn thread_item(t: &ThreadProps, last_activity_ms: i64) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), Value::from(t.id.as_str()));
     m.insert("topic".into(), Value::from(t.topic.as_str()));
@@ -42,7 +42,7 @@ pub(crate) fn thread_item(t: &Thread) -> Value {
     }
     m.insert(
         "lastMessageReceivedOn".into(),
-        Value::from(format_time(t.last_activity())),
+        Value::from(format_time(last_activity_ms)),
     );
     Value::Object(m)
 }

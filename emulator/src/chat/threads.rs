@@ -1,26 +1,16 @@
 //! Thread operations: create, list, get, update, delete.
 
 use axum::http::StatusCode;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use super::paging::{Cursor, PageParams};
-use super::store::{lock, merge_metadata, Content, Participant, Thread};
+use super::paging::PageParams;
 use super::{created, no_content, render, Ctx};
 use crate::auth::ChatAccess;
+use crate::store::{NewThread, Participant, ThreadPatch, ThreadProps};
 use crate::wire::{
     encode_thread_id_for_location, json_response, parse_identifier, parse_object, parse_string_map,
     parse_time, ApiError, ApiResult,
 };
-
-/// `19:` + 44 characters + `@thread.v2`, like the service's ids.
-fn new_thread_id() -> String {
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    format!("19:{}1@thread.v2", URL_SAFE_NO_PAD.encode(&bytes))
-}
 
 /// Reads a `ChatRetentionPolicy` (`null` = none).
 pub(crate) fn parse_retention(v: &Value) -> Result<Option<Value>, ApiError> {
@@ -84,16 +74,35 @@ pub(crate) fn parse_participant(v: &Value, ctx: &Ctx) -> Result<Participant, Api
     })
 }
 
+/// Reads a request's `participants` array. The store refuses more than 200; counting first
+/// here spares parsing a huge list that would be refused anyway.
+pub(crate) fn parse_participants(list: &[Value], ctx: &Ctx) -> Result<Vec<Participant>, ApiError> {
+    if list.len() > crate::store::MAX_PARTICIPANTS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "The number of participants in one request must not exceed \
+             {}; this one has {}.",
+            crate::store::MAX_PARTICIPANTS_PER_REQUEST,
+            list.len()
+        )));
+    }
+    list.iter().map(|p| parse_participant(p, ctx)).collect()
+}
+
 /// The error for a participant the resource never created.
 pub(crate) fn invalid_participant(raw_id: &str) -> Value {
     json!({"target": raw_id, "code": "404", "message": "Not found"})
 }
 
-fn create_result(t: &Thread, invalid: &[Value], ctx: &Ctx) -> ApiResult {
+/// The `invalidParticipants` entries for raw ids the resource never created.
+pub(crate) fn invalid_participants(ids: &[String]) -> Value {
+    Value::Array(ids.iter().map(|id| invalid_participant(id)).collect())
+}
+
+fn create_result(t: &ThreadProps, invalid: &[String], ctx: &Ctx) -> ApiResult {
     let mut body = Map::new();
     body.insert("chatThread".into(), render::thread(t, ctx.version));
     if !invalid.is_empty() {
-        body.insert("invalidParticipants".into(), Value::Array(invalid.to_vec()));
+        body.insert("invalidParticipants".into(), invalid_participants(invalid));
     }
     let location = format!(
         "{}/chat/threads/{}",
@@ -113,16 +122,11 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => return Err(ApiError::bad_request("topic is required.")),
     };
-    let mut wanted = Vec::new();
-    match body.get("participants") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) => {
-            for p in list {
-                wanted.push(parse_participant(p, ctx)?);
-            }
-        }
+    let participants = match body.get("participants") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => parse_participants(list, ctx)?,
         Some(_) => return Err(ApiError::bad_request("participants must be an array.")),
-    }
+    };
     let (metadata, retention) = if ctx.version.has_thread_metadata() {
         let md = parse_string_map(body.get("metadata"), "Thread metadata")?;
         let rp = match body.get("retentionPolicy") {
@@ -133,138 +137,43 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
     } else {
         (None, None)
     };
-    let store = &ctx.state.0.chat;
-    let me = ctx.caller.user_id.clone();
     let key = ctx
         .headers
         .get("repeatability-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty())
-        .map(|s| (me.clone(), s.to_string()));
-    // Held across the creation so two concurrent requests with one id create one thread.
-    let mut idem = lock(&store.idempotency);
-    if let Some(k) = &key {
-        if let Some((tid, invalid)) = idem.get(k) {
-            if let Some(handle) = store.get(tid) {
-                let t = lock(&handle);
-                return create_result(&t, invalid, ctx);
-            }
-        }
-    }
-    let mut members: Vec<Participant> = Vec::new();
-    let mut invalid = Vec::new();
-    for p in wanted {
-        if !ctx.state.user_exists(&p.id) {
-            if !invalid.iter().any(|v: &Value| v["target"] == p.id.as_str()) {
-                invalid.push(invalid_participant(&p.id));
-            }
-        } else if !members.iter().any(|m| m.id == p.id) {
-            members.push(p);
-        }
-    }
-    if !members.iter().any(|m| m.id == me) {
-        members.insert(
-            0,
-            Participant {
-                id: me.clone(),
-                display_name: None,
-                share_history_ms: 0,
-                metadata: None,
-            },
-        );
-    }
-    let created_ms = store.clock.next();
-    let mut thread = Thread::new(new_thread_id(), topic.clone(), created_ms, me.clone());
-    thread.metadata = metadata;
-    thread.retention = retention;
-    thread.participants = members.clone();
-    thread.push(
-        &store.clock,
-        Content::Members {
-            added: true,
-            participants: members,
-            initiator: me.clone(),
-        },
-        None,
-        String::new(),
-        None,
-    );
-    thread.push(
-        &store.clock,
-        Content::Topic {
-            topic,
-            initiator: me,
-        },
-        None,
-        String::new(),
-        None,
-    );
-    let result = create_result(&thread, &invalid, ctx);
-    if let Some(k) = key {
-        idem.insert(k, (thread.id.clone(), invalid));
-    }
-    store.insert(thread);
-    result
+        .map(str::to_string);
+    let new = NewThread {
+        topic,
+        participants,
+        metadata,
+        retention,
+    };
+    let done = ctx
+        .store()
+        .create_thread(&ctx.caller, new, key, &|id| ctx.state.user_exists(id))?;
+    create_result(&done.thread, &done.invalid, ctx)
 }
 
 /// GET /chat/threads
 pub(crate) fn list(ctx: &Ctx) -> ApiResult {
     let params = PageParams::parse(&ctx.query)?;
-    let store = &ctx.state.0.chat;
-    let snapshot = params
-        .cursor
-        .as_ref()
-        .map_or_else(|| store.clock.current(), |c| c.snapshot);
-    let me = &ctx.caller.user_id;
-    let mut rows: Vec<(i64, String, Value)> = Vec::new();
-    for handle in store.all() {
-        let t = lock(&handle);
-        if t.deleted_ms.is_some() || t.created_ms > snapshot || t.participant(me).is_none() {
-            continue;
-        }
-        let key = t.activity_at(snapshot);
-        if params.start_ms.is_some_and(|s| key < s) {
-            continue;
-        }
-        if let Some(c) = &params.cursor {
-            if (key, t.id.as_str()) >= (c.key, c.tie.as_str()) {
-                continue;
-            }
-        }
-        rows.push((key, t.id.clone(), render::thread_item(&t)));
-    }
-    rows.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-    let more = rows.len() > params.max;
-    rows.truncate(params.max);
-    let mut body = Map::new();
-    if more {
-        if let Some((key, id, _)) = rows.last() {
-            let cursor = Cursor {
-                snapshot,
-                key: *key,
-                tie: id.clone(),
-            };
-            body.insert(
-                "nextLink".into(),
-                Value::from(format!(
-                    "{}/chat/threads?{}",
-                    ctx.base(),
-                    params.next_query_cursor(&cursor, ctx.version.as_str())
-                )),
-            );
-        }
-    }
-    body.insert(
-        "value".into(),
-        Value::Array(rows.into_iter().map(|r| r.2).collect()),
-    );
-    Ok(json_response(StatusCode::OK, &Value::Object(body)))
+    let page = ctx
+        .store()
+        .list_threads(&ctx.caller.user_id, &params.listing());
+    let value = page
+        .items
+        .iter()
+        .map(|r| render::thread_item(&r.thread, r.last_activity_ms))
+        .collect();
+    let url = format!("{}/chat/threads", ctx.base());
+    let body = params.snapshot_body(&url, page.snapshot, page.next, ctx.version, value);
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// GET /chat/threads/{id}
 pub(crate) fn get(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    let t = lock(&handle);
+    let t = ctx.store().get_thread(tid, &ctx.caller.user_id)?;
     Ok(json_response(
         StatusCode::OK,
         &render::thread(&t, ctx.version),
@@ -273,10 +182,8 @@ pub(crate) fn get(ctx: &Ctx, tid: &str) -> ApiResult {
 
 /// PATCH /chat/threads/{id} (merge-patch)
 pub(crate) fn update(ctx: &Ctx, tid: &str) -> ApiResult {
-    let handle = ctx.thread(tid)?;
-    if !ctx.caller.permits(ChatAccess::ManageThread) {
-        return Err(ApiError::forbidden());
-    }
+    ctx.store()
+        .authorize(tid, &ctx.caller, ChatAccess::ManageThread)?;
     let body = parse_object(ctx.body, true)?;
     let topic = match body.get("topic") {
         None | Some(Value::Null) => None,
@@ -296,46 +203,17 @@ pub(crate) fn update(ctx: &Ctx, tid: &str) -> ApiResult {
         Some(v) if v2025 => Some(parse_retention(v)?),
         _ => None,
     };
-    let store = &ctx.state.0.chat;
-    let mut t = lock(&handle);
-    if let Some(md) = metadata {
-        match md {
-            None => t.metadata = None,
-            Some(patch) => merge_metadata(&mut t.metadata, patch),
-        }
-    }
-    if let Some(r) = retention {
-        t.retention = r;
-    }
-    if let Some(topic) = topic {
-        t.topic = topic.clone();
-        let initiator = ctx.caller.user_id.clone();
-        t.push(
-            &store.clock,
-            Content::Topic { topic, initiator },
-            None,
-            String::new(),
-            None,
-        );
-    }
+    let patch = ThreadPatch {
+        topic,
+        metadata,
+        retention,
+    };
+    ctx.store().update_thread(tid, &ctx.caller, patch)?;
     Ok(no_content())
 }
 
 /// DELETE /chat/threads/{id}
 pub(crate) fn delete(ctx: &Ctx, tid: &str) -> ApiResult {
-    let store = &ctx.state.0.chat;
-    let handle = store.get(tid).ok_or_else(ApiError::thread_not_found)?;
-    let mut t = lock(&handle);
-    if t.deleted_ms.is_some() {
-        // A repeated delete (e.g. a retry) succeeds again.
-        return Ok(no_content());
-    }
-    if t.participant(&ctx.caller.user_id).is_none() {
-        return Err(ApiError::forbidden());
-    }
-    if !ctx.caller.permits(ChatAccess::ManageThread) {
-        return Err(ApiError::forbidden());
-    }
-    t.deleted_ms = Some(store.clock.next());
+    ctx.store().delete_thread(tid, &ctx.caller)?;
     Ok(no_content())
 }

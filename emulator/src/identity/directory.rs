@@ -1,24 +1,8 @@
-//! Users and access tokens of one emulated Communication Services resource.
+//! Users of one emulated Communication Services resource, and their tokens.
 //!
 //! A [`Directory`] knows the resource id, its access key, the users it created (and deleted), and
-//! when each user's tokens were last revoked. It issues user access tokens and validates the
-//! bearer tokens that chat calls carry.
-//!
-//! # Token format
-//!
-//! Tokens are JWT-shaped, `header.payload.signature`, like the service's. Clients only ever look
-//! at the payload's numeric `exp` claim, but they decode it in different ways: the official Python
-//! SDK uses *standard* base64 with padding appended, which silently drops `-` and `_`. So both the
-//! header and the payload are serialised as pure ASCII JSON without `>`, `?` and `~` (escaped as
-//! `\u003e` and so on) and padded with spaces to a multiple of three bytes: their base64url text
-//! then consists of letters and digits only, and decodes the same way in either alphabet. The
-//! signature is HMAC-SHA256 with the resource's access key over `header.payload`, in base64url.
-//!
-//! Besides the claims real tokens carry (`skypeid`, `scp`, `csi`, `exp`, `acsScope`,
-//! `resourceId`, `iat`, …) each token has an `expMs` claim (the expiry in epoch milliseconds,
-//! which validation uses) and a `seq` claim: the directory's issue counter. Revocation
-//! records the counter, so a token issued right after a revocation works even within the same
-//! millisecond, and every token issued before it is rejected.
+//! when each user's tokens were last revoked. It issues user access tokens (see `token` for
+//! their format) and validates the bearer tokens that chat calls carry.
 //!
 //! # Thread safety
 //!
@@ -26,205 +10,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+use super::token::{self, Claims};
+use crate::auth::{AuthError, Caller, Scope};
+use crate::store::Sequence;
 
 /// The longest token lifetime the directory will encode; longer requests are clamped to it.
 const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// A token scope, as the Identity API names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// `chat`: full chat access.
-    Chat,
-    /// `voip`: calling.
-    Voip,
-    /// `chat.join`: chat without creating, deleting or updating threads.
-    ChatJoin,
-    /// `chat.join.limited`: like `chat.join`, and also without adding or removing participants.
-    ChatJoinLimited,
-    /// `voip.join`: join calls only.
-    VoipJoin,
-}
-
-impl Scope {
-    /// Every scope, in the order the service documents them.
-    pub const ALL: [Scope; 5] = [
-        Scope::Chat,
-        Scope::Voip,
-        Scope::ChatJoin,
-        Scope::ChatJoinLimited,
-        Scope::VoipJoin,
-    ];
-
-    /// The scope's wire name, e.g. `chat.join`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Chat => "chat",
-            Scope::Voip => "voip",
-            Scope::ChatJoin => "chat.join",
-            Scope::ChatJoinLimited => "chat.join.limited",
-            Scope::VoipJoin => "voip.join",
-        }
-    }
-
-    /// Parses a wire name; `None` for a scope the service does not know. Names are matched
-    /// exactly (the service's enum values are lowercase).
-    pub fn parse(name: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a chat operation needs from the caller's token scopes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChatAccess {
-    /// Read threads and messages, send, edit and delete messages, receipts, typing: any chat scope.
-    Participate,
-    /// Add or remove participants: `chat` or `chat.join`.
-    ManageParticipants,
-    /// Create, update or delete threads: `chat` only.
-    ManageThread,
-}
-
-/// The authenticated user behind a valid bearer token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    /// The user's raw id, e.g. `8:acs:<resourceGuid>_<uuid>`.
-    pub user_id: String,
-    /// The scopes the token was issued with.
-    pub scopes: Vec<Scope>,
-}
-
-impl Caller {
-    /// Whether the token's scopes allow `access` (see [`ChatAccess`] for the rules).
-    pub fn permits(&self, access: ChatAccess) -> bool {
-        let has = |s: Scope| self.scopes.contains(&s);
-        match access {
-            ChatAccess::Participate => {
-                has(Scope::Chat) || has(Scope::ChatJoin) || has(Scope::ChatJoinLimited)
-            }
-            ChatAccess::ManageParticipants => has(Scope::Chat) || has(Scope::ChatJoin),
-            ChatAccess::ManageThread => has(Scope::Chat),
-        }
-    }
-}
-
-/// Why a request was not authenticated. Every variant maps to `401 Unauthorized` in the
-/// service's error shape (see [`AuthError::into_response`](IntoResponse)); none carries the
-/// token, key or signature it rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// No `Authorization` header, or not the expected scheme.
-    MissingCredentials,
-    /// The bearer token is not one of ours: wrong shape, bad encoding or bad claims.
-    MalformedToken,
-    /// The bearer token's signature does not match the resource key.
-    BadSignature,
-    /// The bearer token's `exp` has passed.
-    Expired,
-    /// The user's tokens were revoked after this token was issued.
-    Revoked,
-    /// The token's user was never created by this resource.
-    UnknownUser,
-    /// The token's user has been deleted.
-    DeletedUser,
-    /// A header the HMAC scheme needs is missing or not text.
-    MissingHeader(&'static str),
-    /// `x-ms-content-sha256` is not the SHA-256 of the received body.
-    ContentHashMismatch,
-    /// The date header is not an RFC 1123 date.
-    InvalidDate,
-    /// The date header is too far from the server's clock.
-    DateOutOfRange,
-    /// The `Authorization` header is not `HMAC-SHA256 SignedHeaders=…&Signature=…` with the
-    /// headers the service signs.
-    MalformedAuthorization,
-    /// The HMAC signature does not match (wrong key, or the request was changed).
-    SignatureMismatch,
-}
-
-impl AuthError {
-    /// The HTTP status the service answers with: always 401.
-    pub fn status(self) -> StatusCode {
-        StatusCode::UNAUTHORIZED
-    }
-
-    /// The error code in the response body: always `Unauthorized`.
-    pub fn code(self) -> &'static str {
-        "Unauthorized"
-    }
-
-    /// A human-readable reason, safe to send to the client (contains no secret).
-    pub fn message(self) -> &'static str {
-        match self {
-            AuthError::MissingCredentials => "Request is not authorized: no valid Authorization header.",
-            AuthError::MalformedToken => "Request is not authorized: the access token is malformed.",
-            AuthError::BadSignature => "Request is not authorized: the access token signature is invalid.",
-            AuthError::Expired => "Request is not authorized: the access token has expired.",
-            AuthError::Revoked => "Request is not authorized: the access token has been revoked.",
-            AuthError::UnknownUser => "Request is not authorized: the token's identity does not belong to this resource.",
-            AuthError::DeletedUser => "Request is not authorized: the token's identity has been deleted.",
-            AuthError::MissingHeader(_) => "Request is not authorized: a header required for HMAC authentication is missing.",
-            AuthError::ContentHashMismatch => "Request is not authorized: x-ms-content-sha256 does not match the request body.",
-            AuthError::InvalidDate => "Request is not authorized: the x-ms-date header is not an RFC 1123 date.",
-            AuthError::DateOutOfRange => "Request is not authorized: the x-ms-date header is more than 15 minutes from the server time.",
-            AuthError::MalformedAuthorization => "Request is not authorized: the Authorization header is not a valid HMAC-SHA256 header.",
-            AuthError::SignatureMismatch => "Request is not authorized: the HMAC signature does not match.",
-        }
-    }
-
-    /// The `{"error":{"code","message"}}` body the service sends.
-    pub fn body(self) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": self.code(), "message": self.message() } })
-    }
-}
-
-impl fmt::Display for AuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuthError::MissingHeader(name) => write!(f, "missing or non-text header {name}"),
-            other => f.write_str(other.message()),
-        }
-    }
-}
-
-impl std::error::Error for AuthError {}
-
-impl IntoResponse for AuthError {
-    /// `401` with `{"error":{"code":"Unauthorized","message":…}}` and
-    /// `Content-Type: application/json; charset=utf-8`.
-    fn into_response(self) -> Response {
-        let body = self.body().to_string();
-        (
-            self.status(),
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=utf-8"),
-            )],
-            body,
-        )
-            .into_response()
-    }
-}
 
 #[derive(Default)]
 struct UserRecord {
@@ -233,11 +29,17 @@ struct UserRecord {
     deleted: bool,
 }
 
-/// The users and tokens of one emulated resource. See the [module docs](self).
+/// The users and tokens of one emulated resource: the resource id, its access key, the users
+/// it created (and deleted), and when each user's tokens were last revoked.
+///
+/// Tokens are JWT-shaped and HMAC-SHA256-signed with the resource key; their payload reads the
+/// same in standard and URL-safe base64 and carries a numeric `exp`. Revocation rejects every
+/// token issued before it, even within the same millisecond. `Directory` is `Send + Sync`.
 ///
 /// ```
 /// use std::time::Duration;
-/// use acs_chat_emulator::auth::{AuthError, Directory, Scope};
+/// use acs_chat_emulator::auth::{AuthError, Scope};
+/// use acs_chat_emulator::identity::Directory;
 ///
 /// let dir = Directory::new(b"resource key".to_vec());
 /// let user = dir.create_user();
@@ -254,7 +56,7 @@ pub struct Directory {
     resource_id: String,
     key: Vec<u8>,
     /// The `seq` of the last token issued.
-    last_seq: AtomicU64,
+    last_seq: Sequence,
     users: Mutex<HashMap<String, UserRecord>>,
 }
 
@@ -262,31 +64,9 @@ impl fmt::Debug for Directory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Directory")
             .field("resource_id", &self.resource_id)
-            .field("tokens_issued", &self.last_seq.load(Ordering::Relaxed))
+            .field("tokens_issued", &self.last_seq.current())
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Serialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Claims {
-    skypeid: String,
-    scp: u32,
-    csi: String,
-    exp: i64,
-    exp_ms: i64,
-    rgn: String,
-    acs_scope: String,
-    resource_id: String,
-    resource_location: String,
-    iat: i64,
-    seq: u64,
 }
 
 impl Directory {
@@ -301,7 +81,7 @@ impl Directory {
         Directory {
             resource_id,
             key,
-            last_seq: AtomicU64::new(0),
+            last_seq: Sequence::default(),
             users: Mutex::new(HashMap::new()),
         }
     }
@@ -346,7 +126,7 @@ impl Directory {
         let mut users = self.users();
         match users.get_mut(user_id) {
             Some(user) if !user.deleted => {
-                user.revoked_through = self.last_seq.load(Ordering::SeqCst);
+                user.revoked_through = self.last_seq.current();
                 true
             }
             _ => false,
@@ -403,7 +183,7 @@ impl Directory {
             .timestamp_millis_opt(exp_ms)
             .single()
             .unwrap_or(expires_on);
-        let seq = self.last_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let seq = self.last_seq.next();
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let claims = Claims {
             skypeid: user_id.strip_prefix("8:").unwrap_or(user_id).to_owned(),
@@ -418,22 +198,7 @@ impl Directory {
             iat: now.timestamp(),
             seq,
         };
-        let header = Header {
-            alg: "HS256",
-            typ: "JWT",
-        };
-        let signing_input = format!("{}.{}", encode_segment(&header), encode_segment(&claims));
-        let signature =
-            URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()).finalize().into_bytes());
-        (format!("{signing_input}.{signature}"), expires_on)
-    }
-
-    fn mac(&self, data: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(data);
-        mac
+        (token::mint(&self.key, &claims), expires_on)
     }
 
     /// Checks a bearer token (without the `Bearer ` prefix) against the current time.
@@ -453,24 +218,7 @@ impl Directory {
 
     /// [`validate_bearer`](Self::validate_bearer) with the clock passed in.
     pub fn validate_bearer_at(&self, token: &str, now: DateTime<Utc>) -> Result<Caller, AuthError> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(AuthError::MalformedToken);
-        };
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| AuthError::MalformedToken)?;
-        let signing_input = &token[..header.len() + 1 + payload.len()];
-        self.mac(signing_input.as_bytes())
-            .verify_slice(&signature)
-            .map_err(|_| AuthError::BadSignature)?;
-        let claims: Claims = URL_SAFE_NO_PAD
-            .decode(payload)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(AuthError::MalformedToken)?;
+        let claims = token::open(&self.key, token)?;
         let scopes = if claims.acs_scope.is_empty() {
             Vec::new()
         } else {
@@ -500,36 +248,12 @@ impl Directory {
     }
 }
 
-/// Serialises `value` as a token segment whose base64url text has letters and digits only.
-fn encode_segment<T: Serialize>(value: &T) -> String {
-    // serde_json cannot fail on these plain structs; an empty object still keeps the token
-    // well-formed if it ever did.
-    let json = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
-    let mut text = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        // Only a byte in the third position of a 3-byte group can encode to `-` or `_`, and
-        // among ASCII only `>`, `?`, `~` and DEL do; anything non-ASCII is escaped as well.
-        // Escapes are legal in JSON strings, and these characters never occur outside one.
-        if c.is_ascii() && !matches!(c, '>' | '?' | '~' | '\x7f') {
-            text.push(c);
-        } else {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                text.push_str(&format!("\\u{unit:04x}"));
-            }
-        }
-    }
-    // Pad to whole 3-byte groups so the encoding needs no `=` either.
-    while text.len() % 3 != 0 {
-        text.push(' ');
-    }
-    URL_SAFE_NO_PAD.encode(text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn directory() -> Directory {
         Directory::new(b"unit-test-key".to_vec())
@@ -746,31 +470,6 @@ mod tests {
         );
     }
 
-    /// Scope rules follow chat, chat.join and chat.join.limited.
-    #[test]
-    fn caller_permits_follows_scope_rules() {
-        let caller = |scopes: &[Scope]| Caller {
-            user_id: "8:acs:x".into(),
-            scopes: scopes.to_vec(),
-        };
-        let all = [
-            ChatAccess::Participate,
-            ChatAccess::ManageParticipants,
-            ChatAccess::ManageThread,
-        ];
-        let table: [(&[Scope], [bool; 3]); 5] = [
-            (&[Scope::Chat], [true, true, true]),
-            (&[Scope::ChatJoin], [true, true, false]),
-            (&[Scope::ChatJoinLimited], [true, false, false]),
-            (&[Scope::Voip, Scope::VoipJoin], [false, false, false]),
-            (&[], [false, false, false]),
-        ];
-        for (scopes, expected) in table {
-            let seen: Vec<bool> = all.iter().map(|a| caller(scopes).permits(*a)).collect();
-            assert_eq!(seen, expected, "scopes {scopes:?}");
-        }
-    }
-
     /// Debug output of the directory and errors carries no key.
     #[test]
     fn directory_debug_hides_key() {
@@ -817,16 +516,6 @@ mod tests {
                 assert_eq!(new, Ok(true), "token issued after revoke");
             }
         }
-        assert_eq!(dir.last_seq.load(Ordering::SeqCst), 800, "tokens issued");
-    }
-
-    /// Scope names round-trip and unknown names are refused.
-    #[test]
-    fn scope_parse_round_trips() {
-        for scope in Scope::ALL {
-            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
-        }
-        assert_eq!(Scope::parse("Chat"), None);
-        assert_eq!(Scope::parse("admin"), None);
+        assert_eq!(dir.last_seq.current(), 800, "tokens issued");
     }
 }

@@ -1,93 +1,13 @@
-//! In-memory chat data: threads, participants, messages, read receipts, and the clock that
-//! stamps ids and versions.
-//!
-//! Locking: one `RwLock` over the thread map (held only to find or insert a thread) and one
-//! `Mutex` per thread (held for the duration of one operation, never across an await). A
-//! poisoned lock is recovered, not propagated: one failed request must not stop the server.
+//! What the store holds: threads, their participants, messages and read receipts.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde_json::{Map, Value};
 
-/// Locks a mutex, recovering from poisoning.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Hands out epoch-millisecond stamps that are unique and strictly increasing: message ids
-/// and versions come from here, so ids never collide even at thousands of sends a second.
-#[derive(Debug, Default)]
-pub(crate) struct Clock(AtomicI64);
-
-impl Clock {
-    pub(crate) fn next(&self) -> i64 {
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut last = self.0.load(Ordering::Acquire);
-        loop {
-            let next = now.max(last + 1);
-            match self
-                .0
-                .compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return next,
-                Err(seen) => last = seen,
-            }
-        }
-    }
-
-    /// The last stamp handed out: everything that exists now has a stamp at or below it.
-    pub(crate) fn current(&self) -> i64 {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-/// (caller, `repeatability-request-id`).
-pub(crate) type IdempotencyKey = (String, String);
-/// What a create-thread request produced: thread id and its invalid participants.
-pub(crate) type Created = (String, Vec<Value>);
-
-/// Every thread, plus create-thread idempotency records.
-#[derive(Default)]
-pub(crate) struct ChatStore {
-    pub(crate) threads: RwLock<HashMap<String, Arc<Mutex<Thread>>>>,
-    /// (caller, repeatability-request-id) → (thread id, invalid participants of the original).
-    pub(crate) idempotency: Mutex<HashMap<IdempotencyKey, Created>>,
-    pub(crate) clock: Clock,
-}
-
-impl ChatStore {
-    /// The thread with `id`, deleted or not.
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Mutex<Thread>>> {
-        self.threads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-    }
-
-    pub(crate) fn insert(&self, thread: Thread) {
-        let id = thread.id.clone();
-        self.threads
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, Arc::new(Mutex::new(thread)));
-    }
-
-    /// A snapshot of all thread handles (for listing).
-    pub(crate) fn all(&self) -> Vec<Arc<Mutex<Thread>>> {
-        self.threads
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-}
+use super::clock::Clock;
 
 /// A thread member.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Participant {
     pub(crate) id: String,
     pub(crate) display_name: Option<String>,
@@ -96,8 +16,20 @@ pub(crate) struct Participant {
     pub(crate) metadata: Option<Map<String, Value>>,
 }
 
+impl Participant {
+    /// A participant with no display name, metadata or history limit.
+    pub(crate) fn bare(id: &str) -> Participant {
+        Participant {
+            id: id.to_string(),
+            display_name: None,
+            share_history_ms: 0,
+            metadata: None,
+        }
+    }
+}
+
 /// What a message holds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Content {
     /// `text` or `html` user message.
     User { html: bool, message: String },
@@ -112,7 +44,7 @@ pub(crate) enum Content {
 }
 
 /// One chat message (user or system).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Message {
     pub(crate) id: i64,
     pub(crate) sequence_id: u64,
@@ -136,30 +68,16 @@ impl Message {
 }
 
 /// A read receipt: the latest message a user has read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Receipt {
     pub(crate) user: String,
     pub(crate) message_id: i64,
     pub(crate) read_ms: i64,
 }
 
-/// Applies a metadata patch: each key in `patch` takes its value, except that an empty string
-/// removes the key. A thread's and a message's metadata are patched the same way.
-pub(crate) fn merge_metadata(metadata: &mut Option<Map<String, Value>>, patch: Map<String, Value>) {
-    let mut merged = metadata.take().unwrap_or_default();
-    for (k, v) in patch {
-        if v.as_str().is_some_and(str::is_empty) {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    *metadata = Some(merged);
-}
-
-/// One chat thread.
-#[derive(Debug)]
-pub(crate) struct Thread {
+/// A thread's own properties (what `ChatThreadProperties` shows).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ThreadProps {
     pub(crate) id: String,
     pub(crate) topic: String,
     pub(crate) created_ms: i64,
@@ -168,6 +86,12 @@ pub(crate) struct Thread {
     pub(crate) metadata: Option<Map<String, Value>>,
     /// `None` = `{"kind":"none"}`; otherwise the policy object as stored.
     pub(crate) retention: Option<Value>,
+}
+
+/// One chat thread.
+#[derive(Debug)]
+pub(crate) struct Thread {
+    pub(crate) props: ThreadProps,
     pub(crate) participants: Vec<Participant>,
     /// In `sequenceId` order (and so in id order).
     pub(crate) messages: Vec<Message>,
@@ -178,15 +102,9 @@ pub(crate) struct Thread {
 }
 
 impl Thread {
-    pub(crate) fn new(id: String, topic: String, created_ms: i64, created_by: String) -> Thread {
+    pub(crate) fn new(props: ThreadProps) -> Thread {
         Thread {
-            id,
-            topic,
-            created_ms,
-            created_by,
-            deleted_ms: None,
-            metadata: None,
-            retention: None,
+            props,
             participants: Vec::new(),
             messages: Vec::new(),
             by_id: HashMap::new(),
@@ -199,7 +117,18 @@ impl Thread {
         self.participants.iter().find(|p| p.id == user)
     }
 
-    /// Appends a message stamped by `clock`; returns its id.
+    /// The ids of the participants now: who an event of this moment goes to.
+    pub(crate) fn recipients(&self) -> Vec<String> {
+        self.participants.iter().map(|p| p.id.clone()).collect()
+    }
+
+    /// Whether `user` may see `m` (its `shareHistoryTime` hides older messages).
+    pub(crate) fn visible(&self, user: &str, m: &Message) -> bool {
+        self.participant(user)
+            .is_some_and(|p| m.id >= p.share_history_ms)
+    }
+
+    /// Appends a message stamped by `clock`; returns its index.
     pub(crate) fn push(
         &mut self,
         clock: &Clock,
@@ -207,7 +136,7 @@ impl Thread {
         sender: Option<String>,
         sender_display_name: String,
         metadata: Option<Map<String, Value>>,
-    ) -> i64 {
+    ) -> usize {
         let id = clock.next();
         let idx = self.messages.len();
         self.messages.push(Message {
@@ -224,7 +153,12 @@ impl Thread {
         });
         self.by_id.insert(id, idx);
         self.by_version.insert((id, id), idx);
-        id
+        idx
+    }
+
+    /// Appends a system message (no sender).
+    pub(crate) fn push_system(&mut self, clock: &Clock, content: Content) -> usize {
+        self.push(clock, content, None, String::new(), None)
     }
 
     /// Gives message `idx` a new version (edit or delete); returns the stamp.
@@ -239,19 +173,51 @@ impl Thread {
         stamp
     }
 
+    /// Frees what a deleted thread no longer needs: its messages, receipts and metadata. The
+    /// participants stay (a repeated delete is checked against them, as for a live thread).
+    pub(crate) fn free_contents(&mut self) {
+        self.messages = Vec::new();
+        self.by_id = HashMap::new();
+        self.by_version = BTreeMap::new();
+        self.receipts = Vec::new();
+        self.props.metadata = None;
+        self.props.retention = None;
+        for p in &mut self.participants {
+            p.metadata = None;
+            p.display_name = None;
+        }
+    }
+
     /// Stamp of the newest message at or before `t` (the thread's activity as of `t`).
     pub(crate) fn activity_at(&self, t: i64) -> i64 {
         let n = self.messages.partition_point(|m| m.id <= t);
         match n.checked_sub(1) {
             Some(i) => self.messages[i].id,
-            None => self.created_ms,
+            None => self.props.created_ms,
         }
     }
 
     /// Stamp of the newest message.
     pub(crate) fn last_activity(&self) -> i64 {
-        self.messages.last().map_or(self.created_ms, |m| m.id)
+        self.messages.last().map_or(self.props.created_ms, |m| m.id)
     }
+}
+
+/// What a metadata patch would leave: each key in `patch` takes its value, except that an
+/// empty string removes the key. A thread's and a message's metadata are patched the same way.
+pub(crate) fn merge_metadata(
+    metadata: Option<&Map<String, Value>>,
+    patch: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut merged = metadata.cloned().unwrap_or_default();
+    for (k, v) in patch {
+        if v.as_str().is_some_and(str::is_empty) {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -265,41 +231,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn clock_is_strictly_increasing_across_threads() {
-        let clock = Arc::new(Clock::default());
-        let stamps: Vec<i64> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..4)
-                .map(|_| {
-                    let c = Arc::clone(&clock);
-                    s.spawn(move || (0..1000).map(|_| c.next()).collect::<Vec<_>>())
-                })
-                .collect();
-            hs.into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        let unique: std::collections::HashSet<_> = stamps.iter().collect();
-        assert_eq!(unique.len(), 4000, "duplicate stamps");
-        assert_eq!(clock.current(), *stamps.iter().max().unwrap_or(&0));
+    fn thread(clock: &Clock) -> Thread {
+        Thread::new(ThreadProps {
+            id: "19:t@thread.v2".into(),
+            topic: "t".into(),
+            created_ms: clock.next(),
+            created_by: "u".into(),
+            deleted_ms: None,
+            metadata: None,
+            retention: None,
+        })
     }
 
     #[test]
     fn bump_keeps_version_history_and_index() {
         let clock = Clock::default();
-        let mut t = Thread::new(
-            "19:t@thread.v2".into(),
-            "t".into(),
-            clock.next(),
-            "u".into(),
-        );
-        let id = t.push(
+        let mut t = thread(&clock);
+        let idx = t.push(
             &clock,
             user_message("a"),
             Some("u".into()),
             String::new(),
             None,
         );
+        let id = t.messages[idx].id;
         let snapshot = clock.current();
         let v2 = t.bump(&clock, 0);
         let m = &t.messages[0];
@@ -316,14 +271,31 @@ mod tests {
     #[test]
     fn activity_at_ignores_later_messages() {
         let clock = Clock::default();
-        let created = clock.next();
-        let mut t = Thread::new("19:t@thread.v2".into(), "t".into(), created, "u".into());
+        let mut t = thread(&clock);
+        let created = t.props.created_ms;
         assert_eq!(t.activity_at(created), created);
-        let first = t.push(&clock, user_message("a"), None, String::new(), None);
-        let second = t.push(&clock, user_message("b"), None, String::new(), None);
+        let a = t.push_system(&clock, user_message("a"));
+        let b = t.push_system(&clock, user_message("b"));
+        let (first, second) = (t.messages[a].id, t.messages[b].id);
         assert_eq!(t.activity_at(first), first);
         assert_eq!(t.activity_at(second), second);
         assert_eq!(t.last_activity(), second);
         assert_eq!(t.messages[1].sequence_id, 2);
+    }
+
+    /// A patch sets keys and removes those given an empty value.
+    #[test]
+    fn merge_metadata_sets_and_removes_keys() {
+        let mut current = Map::new();
+        current.insert("a".into(), Value::from("1"));
+        current.insert("b".into(), Value::from("2"));
+        let mut patch = Map::new();
+        patch.insert("a".into(), Value::from(""));
+        patch.insert("c".into(), Value::from("3"));
+        let merged = merge_metadata(Some(&current), patch);
+        assert_eq!(
+            Value::Object(merged),
+            serde_json::json!({"b": "2", "c": "3"})
+        );
     }
 }

@@ -16,11 +16,14 @@
 //! response echoes `x-ms-client-request-id`.
 //!
 //! Mount [`routes`] into the emulator's router with a state that implements [`IdentityState`].
+//!
+//! The users and their tokens are a [`Directory`] (`directory`), the tokens' format is in
+//! `token`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -32,7 +35,14 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::auth::{Directory, Scope};
+use crate::auth::Scope;
+use crate::hmac::HmacError;
+use crate::wire::{check_api_version, json_response, no_content, parse_object, ApiError};
+
+mod directory;
+mod token;
+
+pub use directory::Directory;
 
 /// Identity api-versions the emulator accepts: the stable ones (2023-10-01 is what the
 /// official SDKs send).
@@ -94,63 +104,19 @@ pub fn routes<S: IdentityState>() -> Router<S> {
         )
 }
 
-/// An error in the service's shape.
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// The 404 for an identity this resource did not create (or deleted).
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The identity was not found in this resource.",
+    )
 }
 
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+impl From<HmacError> for ApiError {
+    fn from(e: HmacError) -> ApiError {
+        ApiError::unauthorized(e.message())
     }
-
-    fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", message)
-    }
-
-    fn not_found() -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "The identity was not found in this resource.",
-        )
-    }
-
-    fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        let mut resp = json_response(self.status, &body);
-        resp.headers_mut()
-            .insert("x-ms-error-response", HeaderValue::from_static("true"));
-        resp
-    }
-}
-
-impl From<crate::auth::AuthError> for ApiError {
-    fn from(e: crate::auth::AuthError) -> ApiError {
-        ApiError::new(e.status(), e.code(), e.message())
-    }
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    resp
-}
-
-fn no_content() -> Response {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    resp
 }
 
 /// A request that passed the api-version and HMAC checks.
@@ -170,7 +136,7 @@ where
         Ok(verified) => handler(state.directory(), verified),
         Err(e) => Err(e),
     };
-    let mut resp = result.unwrap_or_else(ApiError::into_response);
+    let mut resp = result.unwrap_or_else(|e| e.into_response());
     if let Some(id) = request_id {
         resp.headers_mut().insert("x-ms-client-request-id", id);
     }
@@ -186,7 +152,7 @@ async fn verify_request(directory: &Directory, req: Request) -> Result<Verified,
         .get::<OriginalUri>()
         .map(|o| &o.0)
         .unwrap_or(&parts.uri);
-    check_api_version(uri.query())?;
+    check_api_version(api_version(uri.query()), &API_VERSIONS)?;
     let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,51 +187,14 @@ async fn verify_request(directory: &Directory, req: Request) -> Result<Verified,
     Ok(Verified { body })
 }
 
-fn check_api_version(query: Option<&str>) -> Result<(), ApiError> {
-    let version = query
+/// The `api-version` of a query string (name matched case-insensitively).
+fn api_version(query: Option<&str>) -> Option<&str> {
+    query
         .unwrap_or("")
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(name, _)| name.eq_ignore_ascii_case("api-version"))
-        .map(|(_, value)| value);
-    match version {
-        None => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "MissingApiVersionParameter",
-            format!(
-                "The api-version query parameter is required. Supported versions: {}.",
-                API_VERSIONS.join(", ")
-            ),
-        )),
-        Some(v) if API_VERSIONS.contains(&v) => Ok(()),
-        Some(v) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "UnsupportedApiVersion",
-            format!(
-                "The api-version '{}' is not supported. Supported versions: {}.",
-                v.chars().take(40).collect::<String>(),
-                API_VERSIONS.join(", ")
-            ),
-        )),
-    }
-}
-
-/// The request body as a JSON object; an empty body is `{}` when `optional`.
-fn json_object(body: &[u8], optional: bool) -> Result<Map<String, Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return if optional {
-            Ok(Map::new())
-        } else {
-            Err(ApiError::bad_request("The request body is required."))
-        };
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request(
-            "The request body must be a JSON object.",
-        )),
-        Err(_) => Err(ApiError::bad_request("The request body is not valid JSON.")),
-    }
+        .map(|(_, value)| value)
 }
 
 /// Reads a scope list; `None` when absent or null.
@@ -331,7 +260,7 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
 
 async fn create_identity<S: IdentityState>(State(state): State<S>, req: Request) -> Response {
     respond(&state, req, |dir, verified| {
-        let body = json_object(&verified.body, true)?;
+        let body = parse_object(&verified.body, true)?;
         let scopes = scopes_field(&body, "createTokenWithScopes")?;
         let lifetime = lifetime_field(&body)?;
         let id = dir.create_user();
@@ -355,7 +284,7 @@ async fn delete_identity<S: IdentityState>(
         if dir.delete_user(&id) {
             Ok(no_content())
         } else {
-            Err(ApiError::not_found())
+            Err(not_found())
         }
     })
     .await
@@ -371,7 +300,7 @@ async fn identity_action<S: IdentityState>(
             path.map_err(|_| ApiError::bad_request("The identity in the path is not valid."))?;
         match action.as_str() {
             ":issueAccessToken" => {
-                let body = json_object(&verified.body, false)?;
+                let body = parse_object(&verified.body, false)?;
                 let scopes = scopes_field(&body, "scopes")?
                     .ok_or_else(|| ApiError::bad_request("'scopes' is required."))?;
                 if scopes.is_empty() {
@@ -381,7 +310,7 @@ async fn identity_action<S: IdentityState>(
                 }
                 let lifetime = lifetime_field(&body)?;
                 if !dir.user_exists(&id) {
-                    return Err(ApiError::not_found());
+                    return Err(not_found());
                 }
                 let (token, expires_on) = dir.issue_token(&id, &scopes, lifetime);
                 Ok(json_response(
@@ -393,7 +322,7 @@ async fn identity_action<S: IdentityState>(
                 if dir.revoke(&id) {
                     Ok(no_content())
                 } else {
-                    Err(ApiError::not_found())
+                    Err(not_found())
                 }
             }
             _ => Err(unknown_route()),
@@ -411,7 +340,7 @@ async fn teams_action<S: IdentityState>(
         if !matches!(path, Ok(Path(ref action)) if action == ":exchangeAccessToken") {
             return Err(unknown_route());
         }
-        let body = json_object(&verified.body, false)?;
+        let body = parse_object(&verified.body, false)?;
         let field = |name: &str| -> Result<String, ApiError> {
             body.get(name)
                 .and_then(Value::as_str)
@@ -556,13 +485,18 @@ mod tests {
     fn check_api_version_accepts_known_versions() {
         for v in API_VERSIONS {
             let q = format!("api-version={v}");
-            assert!(check_api_version(Some(&q)).is_ok(), "{v} refused");
+            assert!(
+                check_api_version(api_version(Some(&q)), &API_VERSIONS).is_ok(),
+                "{v} refused"
+            );
         }
-        let seen = check_api_version(Some("api-version=2024-03-07"))
+        let seen = check_api_version(api_version(Some("api-version=2024-03-07")), &API_VERSIONS)
             .err()
             .map(|e| e.code);
         assert_eq!(seen, Some("UnsupportedApiVersion"));
-        let seen = check_api_version(None).err().map(|e| e.code);
+        let seen = check_api_version(api_version(None), &API_VERSIONS)
+            .err()
+            .map(|e| e.code);
         assert_eq!(seen, Some("MissingApiVersionParameter"));
     }
 
