@@ -183,7 +183,7 @@ impl Feed {
 
     /// Whether read receipts may be polled at `now`.
     pub(crate) fn receipts_due(&self, now: Instant) -> bool {
-        self.receipts_due.map_or(true, |due| now >= due)
+        self.receipts_due.is_none_or(|due| now >= due)
     }
 
     /// One poll: the events after the position, oldest first (messages, then read receipts

@@ -264,9 +264,9 @@ impl InboxWatcher {
     fn tick(&mut self) -> Result<()> {
         let now = Instant::now();
         let full = !self.started
-            || self.last_full_listing.map_or(true, |t| {
-                now.duration_since(t) >= self.options.sweep_interval
-            });
+            || self
+                .last_full_listing
+                .is_none_or(|t| now.duration_since(t) >= self.options.sweep_interval);
         let (listed, found) = self.read_list(full)?;
         let mut probe: Vec<String> = Vec::new();
         let first = !self.started;

@@ -48,7 +48,7 @@ impl Cursor {
     }
 
     pub(crate) fn decode(s: &str) -> Option<Cursor> {
-        if s.len() % 2 != 0 || s.len() < 34 || !s.is_ascii() {
+        if !s.len().is_multiple_of(2) || s.len() < 34 || !s.is_ascii() {
             return None;
         }
         let bytes: Option<Vec<u8>> = (0..s.len())

@@ -108,7 +108,7 @@ fn encode_segment<T: Serialize>(value: &T) -> String {
         }
     }
     // Pad to whole 3-byte groups so the encoding needs no `=` either.
-    while text.len() % 3 != 0 {
+    while !text.len().is_multiple_of(3) {
         text.push(' ');
     }
     URL_SAFE_NO_PAD.encode(text.as_bytes())

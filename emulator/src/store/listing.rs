@@ -42,7 +42,7 @@ pub(super) fn list_messages_in(
         Some((key, tie)) => (*key, tie.parse::<i64>().unwrap_or(i64::MAX)),
         None => (i64::MAX, i64::MAX),
     };
-    let wanted = |m: &Message| t.visible(user, m) && q.start_ms.map_or(true, |s| m.id >= s);
+    let wanted = |m: &Message| t.visible(user, m) && q.start_ms.is_none_or(|s| m.id >= s);
     // Messages changed after the snapshot but created before it: listed where they were.
     let mut moved: Vec<(i64, i64, usize)> = Vec::new();
     for (&(_, id), &idx) in t.by_version.range((snapshot.saturating_add(1), i64::MIN)..) {
