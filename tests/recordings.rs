@@ -612,3 +612,134 @@ fn fixture_missing_fails_under_ci_and_skips_outside() {
         "under CI the panic says what is missing: {message:?}"
     );
 }
+
+/// The round-trip check itself fails when re-encoding loses or changes anything: recorded
+/// messages, participants and read receipts re-encoded through a mutated encoder (a member
+/// dropped, a nested identifier member dropped, a string changed) are all reported, and an
+/// unknown `null` member that is lost (which the JSON diff treats as absent) is caught by
+/// the decode → encode → decode comparison.
+#[test]
+fn recordings_round_trip_fails_on_lost_or_changed_fields() {
+    use acs_chat::{ChatMessage, ChatMessageReadReceipt, ChatParticipant};
+    use replay::{round_trip_with, Nulls, Operation};
+    let Some(recordings) = load_all("recordings_round_trip_fails_on_lost_or_changed_fields") else {
+        return;
+    };
+    let mut items: Vec<(Operation, Value)> = Vec::new();
+    for exchange in recordings.iter().flat_map(|(_, list)| list) {
+        let (Some(op), Body::Json(body, _)) =
+            (route(&exchange.method, &exchange.uri), &exchange.response)
+        else {
+            continue;
+        };
+        if exchange.status >= 300 || api_version(&exchange.uri).as_deref().is_some_and(is_pre_ga) {
+            continue;
+        }
+        if let Some(list) = body.get("value").and_then(Value::as_array) {
+            items.extend(list.iter().map(|item| (op, item.clone())));
+        }
+    }
+    assert!(!items.is_empty(), "no recorded list items to mutate");
+    fn drop_first_member(v: &mut Value) {
+        if let Some(key) = v.as_object().and_then(|o| o.keys().next().cloned()) {
+            v.as_object_mut().map(|o| o.remove(&key));
+        }
+    }
+    fn drop_raw_id(v: &mut Value) -> bool {
+        match v {
+            Value::Object(o) if o.contains_key("rawId") => o.remove("rawId").is_some(),
+            Value::Object(o) => o.values_mut().any(drop_raw_id),
+            Value::Array(a) => a.iter_mut().any(drop_raw_id),
+            _ => false,
+        }
+    }
+    fn change_a_string(v: &mut Value) -> bool {
+        match v {
+            Value::String(s) => {
+                s.push('x');
+                true
+            }
+            Value::Object(o) => o.values_mut().any(change_a_string),
+            Value::Array(a) => a.iter_mut().any(change_a_string),
+            _ => false,
+        }
+    }
+    type Mutation = fn(&mut Value);
+    let mutations: [(&str, Mutation); 4] = [
+        ("none", |_| {}),
+        ("drop the first member", drop_first_member),
+        ("drop a rawId", |v| {
+            drop_raw_id(v);
+        }),
+        ("change a string", |v| {
+            change_a_string(v);
+        }),
+    ];
+    for (name, mutate) in mutations {
+        let mut report = Report::default();
+        for (i, (op, item)) in items.iter().enumerate() {
+            let at = format!("item {i}");
+            fn check<
+                T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+            >(
+                report: &mut Report,
+                at: &str,
+                item: &Value,
+                mutate: Mutation,
+            ) {
+                round_trip_with::<T>(report, at, "item", item, Nulls::AbsentEqualsNull, |t| {
+                    let mut v = serde_json::to_value(t)?;
+                    mutate(&mut v);
+                    Ok(v)
+                });
+            }
+            match op {
+                Operation::ListChatMessages => check::<ChatMessage>(&mut report, &at, item, mutate),
+                Operation::ListChatParticipants => {
+                    check::<ChatParticipant>(&mut report, &at, item, mutate)
+                }
+                Operation::ListChatReadReceipts => {
+                    check::<ChatMessageReadReceipt>(&mut report, &at, item, mutate)
+                }
+                _ => continue,
+            }
+        }
+        if name == "none" {
+            assert!(
+                report.failures.is_empty(),
+                "unmutated: {:?}",
+                report.failures
+            );
+            assert!(report.total() > 0, "no item was checked");
+        } else {
+            assert!(
+                !report.failures.is_empty(),
+                "mutation {name:?} went unnoticed over {} items",
+                report.total()
+            );
+        }
+    }
+    // An unknown member that is `null`: the JSON diff counts a lost `null` as absent, the
+    // second decode does not.
+    let item = serde_json::json!({"id": "1", "type": "text", "sequenceId": "1", "version": "1",
+        "createdOn": "2024-06-06T00:03:29Z", "futureField": null});
+    let mut report = Report::default();
+    round_trip_with::<ChatMessage>(
+        &mut report,
+        "null",
+        "item",
+        &item,
+        Nulls::AbsentEqualsNull,
+        |t| {
+            let mut v = serde_json::to_value(t)?;
+            v.as_object_mut().map(|o| o.remove("futureField"));
+            Ok(v)
+        },
+    );
+    assert_eq!(
+        report.failures.len(),
+        1,
+        "a lost null member: {:?}",
+        report.failures
+    );
+}
