@@ -723,6 +723,24 @@ mod tests {
         assert!(format!("{kept:?}").starts_with("AsReceived"), "{kept:?}");
         let other = user("8:acs:other");
         assert_eq!(encode(&kept, &other), serde_json::to_value(&other).unwrap());
+        // A `kind` that only names the kind is a flag, written for whatever identifier is there.
+        for with_kind in [
+            serde_json::json!({"rawId":"8:acs:u","kind":"communicationUser","communicationUser":{"id":"8:acs:u"}}),
+            serde_json::json!({"rawId":"28:dod:a","kind":"microsoftTeamsApp","microsoftTeamsApp":{"appId":"a","cloud":"dod"}}),
+        ] {
+            let (id, kept) = KeptIdentifier::decode(with_kind.clone()).unwrap();
+            assert_eq!(
+                format!("{kept:?}"),
+                "CanonicalWithKind",
+                "decoding {with_kind}"
+            );
+            assert_eq!(encode(&kept, &id), with_kind);
+            let phone = CommunicationIdentifier::phone_number("+1555");
+            assert_eq!(
+                encode(&kept, &phone),
+                serde_json::json!({"rawId":"4:+1555","kind":"phoneNumber","phoneNumber":{"value":"+1555"}})
+            );
+        }
         for canonical in [
             serde_json::json!({"rawId":"8:acs:r_u","communicationUser":{"id":"8:acs:r_u"}}),
             serde_json::json!({"rawId":"28:dod:a","microsoftTeamsApp":{"appId":"a","cloud":"dod"}}),

@@ -193,23 +193,28 @@ impl<'de> ModelParts<'de> {
         }
     }
 
-    /// `{"rawId": u, "communicationUser": {"id": u}}`, the common case, taken apart without
-    /// copying; anything else is given back.
-    fn into_canonical_user(mut self) -> Result<CommunicationIdentifier, ModelParts<'de>> {
-        let only_user = self.kind.is_none()
+    /// `{"rawId": u, "communicationUser": {"id": u}}`, the common case, with or without
+    /// `"kind": "communicationUser"`, taken apart without copying (and whether `kind` was
+    /// there); `None`, with nothing taken, for anything else.
+    fn take_canonical_user(&mut self) -> Option<(CommunicationIdentifier, bool)> {
+        let with_kind = self.kind.is_some();
+        let only_user = (!with_kind || self.kind() == Some(SUB_OBJECTS[0]))
             && self.other.is_empty()
             && self.subs[1..].iter().all(Option::is_none);
-        let raw = self.raw_id();
-        if let (true, Some(raw), Some(Member::Object(sub))) = (only_user, raw, &self.subs[0]) {
-            if sub.len() == 1 && sub.get("id").and_then(Value::as_str) == Some(raw) {
-                if let Some(Member::Object(mut sub)) = self.subs[0].take() {
-                    if let Some(Value::String(id)) = sub.known[0].take() {
-                        return Ok(CommunicationIdentifier::CommunicationUser { id });
-                    }
-                }
-            }
+        let raw = self.raw_id.as_ref().and_then(Member::as_str);
+        let Some(Member::Object(sub)) = &mut self.subs[0] else {
+            return None;
+        };
+        let confirms = sub.len() == 1 && sub.get("id").and_then(Value::as_str) == raw;
+        if !(only_user && raw.is_some() && confirms) {
+            return None;
         }
-        Err(self)
+        match sub.known[0].take() {
+            Some(Value::String(id)) => {
+                Some((CommunicationIdentifier::CommunicationUser { id }, with_kind))
+            }
+            _ => None,
+        }
     }
 
     /// The object as received.
@@ -261,32 +266,55 @@ impl<'de> Deserialize<'de> for ModelParts<'de> {
 }
 
 /// The JSON an identifier field arrived as, kept beside the decoded identifier when it is not
-/// what the identifier's own encoding writes (the service may send `kind`, members newer than
-/// this crate, or a `rawId` other than the one derived from the typed sub-object), so that a
-/// model decoded from the service re-encodes with nothing lost or changed. It is used only
-/// while the identifier still equals the one decoded from it.
+/// what the identifier's own encoding writes (members newer than this crate, a `rawId` other
+/// than the one derived from the typed sub-object), so that a model decoded from the service
+/// re-encodes with nothing lost or changed. A `kind` that only names the identifier's kind
+/// (the emulator sends one from 2023-11-07) is kept as a flag, not as JSON, and written for
+/// whatever identifier the field holds. Kept JSON is used only while the identifier still
+/// equals the one decoded from it.
 ///
 /// It takes part in the model's `PartialEq` (two models are equal only if they would write
-/// the same JSON), and it is empty for identifiers built in code or received in canonical
-/// form, so those compare equal to each other.
+/// the same JSON), and it is `Canonical` for identifiers built in code or received in
+/// canonical form, so those compare equal to each other.
 #[derive(Clone, Default, PartialEq)]
-pub(crate) struct KeptIdentifier(Option<Box<(CommunicationIdentifier, Map<String, Value>)>>);
+pub(crate) struct KeptIdentifier(Kept);
+
+#[derive(Clone, Default, PartialEq)]
+enum Kept {
+    /// Written as the identifier's canonical form.
+    #[default]
+    Canonical,
+    /// The canonical form plus `kind`.
+    WithKind,
+    /// Exactly this JSON, while the field still holds this identifier.
+    AsReceived(Box<(CommunicationIdentifier, Map<String, Value>)>),
+}
 
 impl KeptIdentifier {
     /// Decodes an identifier, keeping its JSON when that is not the canonical form.
     pub(crate) fn decode<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<(CommunicationIdentifier, KeptIdentifier), D::Error> {
-        let parts = match ModelParts::deserialize(d)?.into_canonical_user() {
-            Ok(id) => return Ok((id, KeptIdentifier(None))),
-            Err(parts) => parts,
-        };
+        let mut parts = ModelParts::deserialize(d)?;
+        match parts.take_canonical_user() {
+            Some((id, false)) => return Ok((id, KeptIdentifier(Kept::Canonical))),
+            Some((id, true)) => return Ok((id, KeptIdentifier(Kept::WithKind))),
+            None => {}
+        }
         let id = CommunicationIdentifier::from_model(&parts).map_err(de::Error::custom)?;
         let model = parts.into_map();
-        if model == id.to_model() {
-            return Ok((id, KeptIdentifier(None)));
+        let mut canonical = id.to_model();
+        if model == canonical {
+            return Ok((id, KeptIdentifier(Kept::Canonical)));
         }
-        Ok((id.clone(), KeptIdentifier(Some(Box::new((id, model))))))
+        canonical.insert("kind".into(), id.kind().into());
+        if model == canonical {
+            return Ok((id, KeptIdentifier(Kept::WithKind)));
+        }
+        Ok((
+            id.clone(),
+            KeptIdentifier(Kept::AsReceived(Box::new((id, model)))),
+        ))
     }
 
     /// Writes `current`: as received while it is the identifier decoded, canonical otherwise.
@@ -296,7 +324,12 @@ impl KeptIdentifier {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match &self.0 {
-            Some(kept) if &kept.0 == current => kept.1.serialize(s),
+            Kept::AsReceived(kept) if &kept.0 == current => kept.1.serialize(s),
+            Kept::WithKind => {
+                let mut model = current.to_model();
+                model.insert("kind".into(), current.kind().into());
+                model.serialize(s)
+            }
             _ => current.serialize(s),
         }
     }
@@ -305,8 +338,9 @@ impl KeptIdentifier {
 impl fmt::Debug for KeptIdentifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            None => f.write_str("Canonical"),
-            Some(kept) => f.debug_tuple("AsReceived").field(&kept.1).finish(),
+            Kept::Canonical => f.write_str("Canonical"),
+            Kept::WithKind => f.write_str("CanonicalWithKind"),
+            Kept::AsReceived(kept) => f.debug_tuple("AsReceived").field(&kept.1).finish(),
         }
     }
 }
