@@ -547,18 +547,15 @@ fn capture_server() -> (String, Arc<Mutex<Vec<Request>>>) {
 /// request target, body bytes, content type and length, content hash and signature shape.
 #[test]
 fn identity_requests_match_official_sdk_recording() {
-    let dir = std::env::var_os("ACS_CONFORMANCE_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
-        std::path::PathBuf::from,
-    );
-    let path = dir.join("official-python-sdk-requests.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "skipping: {} is not readable (set ACS_CONFORMANCE_DIR to the folder holding it)",
-            path.display()
-        );
+    let Some(path) = common::fixtures::file(
+        "identity_requests_match_official_sdk_recording",
+        &common::fixtures::CONFORMANCE,
+        "official-python-sdk-requests.jsonl",
+    ) else {
         return;
     };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is not readable: {e}", path.display()));
     let records: Vec<serde_json::Value> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

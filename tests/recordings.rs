@@ -16,30 +16,6 @@ use std::path::{Path, PathBuf};
 use replay::{route, Body, Report};
 use serde_json::Value;
 
-/// The recordings folder, or why there is none.
-fn recordings_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("ACS_RECORDINGS_DIR") {
-        let dir = PathBuf::from(dir);
-        return if dir.is_dir() {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "ACS_RECORDINGS_DIR={} is not a directory",
-                dir.display()
-            ))
-        };
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/recordings");
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} does not exist and ACS_RECORDINGS_DIR is not set",
-            dir.display()
-        ))
-    }
-}
-
 /// Every `.json` file under `dir`, sorted.
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -119,15 +95,9 @@ fn exchanges(recording: &Value) -> Option<Vec<Exchange>> {
     None
 }
 
-/// Loads every recording, or says why it cannot.
-fn load_all() -> Option<Vec<(String, Vec<Exchange>)>> {
-    let dir = match recordings_dir() {
-        Ok(dir) => dir,
-        Err(why) => {
-            println!("SKIPPED: no recordings to replay: {why}");
-            return None;
-        }
-    };
+/// Loads every recording for `suite`, or says why there are none (a failure under CI).
+fn load_all(suite: &str) -> Option<Vec<(String, Vec<Exchange>)>> {
+    let dir = common::fixtures::dir(suite, &common::fixtures::RECORDINGS)?;
     let mut out = Vec::new();
     for path in json_files(&dir) {
         let name = path
@@ -168,7 +138,7 @@ fn is_pre_ga(version: &str) -> bool {
 /// Every recorded chat body decodes and re-encodes without losing or changing anything.
 #[test]
 fn recordings_round_trip_through_models() {
-    let Some(recordings) = load_all() else {
+    let Some(recordings) = load_all("recordings_round_trip_through_models") else {
         return;
     };
     let mut report = Report::default();
@@ -233,7 +203,7 @@ fn recordings_round_trip_through_models() {
 /// the same query (in any order, with the client's api-version), on the client's own host.
 #[test]
 fn recordings_next_links_resume_as_recorded() {
-    let Some(recordings) = load_all() else {
+    let Some(recordings) = load_all("recordings_next_links_resume_as_recorded") else {
         return;
     };
     let server = replay::CaptureServer::start();
@@ -392,7 +362,7 @@ fn recordings_identity_responses_decode() {
         CommunicationTokenScope,
     };
     use acs_chat::{AccessToken, CommunicationIdentifier};
-    let Some(recordings) = load_all() else {
+    let Some(recordings) = load_all("recordings_identity_responses_decode") else {
         return;
     };
     let server = replay::CaptureServer::start();
@@ -578,5 +548,198 @@ fn recordings_identity_responses_decode() {
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The fixture lookup prefers the environment variable, then the first existing candidate, and
+/// says which folders it tried when there is none.
+#[test]
+fn fixture_lookup_resolves_env_then_candidates() {
+    use common::fixtures::{resolve, Fixture};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = Fixture {
+        what: "test folders",
+        env_var: "NO_SUCH_FIXTURE_DIR",
+        candidates: &["no/such/folder", "tests", "src"],
+    };
+    let found = resolve(&fixture, None, root);
+    assert_eq!(found, Ok(root.join("tests")), "first existing candidate");
+    let from_env = resolve(&fixture, Some(root.join("src").into()), root);
+    assert_eq!(from_env, Ok(root.join("src")), "the variable wins");
+    let bad_env = resolve(&fixture, Some("no/such/folder".into()), root);
+    assert!(
+        bad_env
+            .as_ref()
+            .is_err_and(|why| why.contains("NO_SUCH_FIXTURE_DIR=no/such/folder")),
+        "a variable naming no folder: {bad_env:?}"
+    );
+    let none = Fixture {
+        candidates: &["no/such/folder"],
+        ..fixture
+    };
+    let why = resolve(&none, None, root);
+    assert!(
+        why.as_ref()
+            .is_err_and(|why| why.contains("no/such/folder") && why.contains("NO_SUCH_FIXTURE_DIR")),
+        "no folder: {why:?}"
+    );
+}
+
+/// Under CI a missing fixture folder fails the suite; outside CI it is a skip that says why.
+#[test]
+fn fixture_missing_fails_under_ci_and_skips_outside() {
+    use common::fixtures::{is_ci, missing};
+    for (value, want) in [
+        (Some("true"), true),
+        (Some("1"), true),
+        (Some("TRUE"), true),
+        (Some("false"), false),
+        (Some("0"), false),
+        (Some(""), false),
+        (None, false),
+    ] {
+        let os = value.map(std::ffi::OsString::from);
+        assert_eq!(is_ci(os.as_ref()), want, "CI={value:?}");
+    }
+    assert_eq!(missing::<()>("suite", "things", "gone", false), None);
+    let under_ci = std::panic::catch_unwind(|| missing::<()>("suite", "things", "gone", true));
+    let message = under_ci
+        .err()
+        .and_then(|p| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(
+        message.contains("suite") && message.contains("gone") && message.contains("CI"),
+        "under CI the panic says what is missing: {message:?}"
+    );
+}
+
+/// The round-trip check itself fails when re-encoding loses or changes anything: recorded
+/// messages, participants and read receipts re-encoded through a mutated encoder (a member
+/// dropped, a nested identifier member dropped, a string changed) are all reported, and an
+/// unknown `null` member that is lost (which the JSON diff treats as absent) is caught by
+/// the decode → encode → decode comparison.
+#[test]
+fn recordings_round_trip_fails_on_lost_or_changed_fields() {
+    use acs_chat::{ChatMessage, ChatMessageReadReceipt, ChatParticipant};
+    use replay::{round_trip_with, Nulls, Operation};
+    let Some(recordings) = load_all("recordings_round_trip_fails_on_lost_or_changed_fields") else {
+        return;
+    };
+    let mut items: Vec<(Operation, Value)> = Vec::new();
+    for exchange in recordings.iter().flat_map(|(_, list)| list) {
+        let (Some(op), Body::Json(body, _)) =
+            (route(&exchange.method, &exchange.uri), &exchange.response)
+        else {
+            continue;
+        };
+        if exchange.status >= 300 || api_version(&exchange.uri).as_deref().is_some_and(is_pre_ga) {
+            continue;
+        }
+        if let Some(list) = body.get("value").and_then(Value::as_array) {
+            items.extend(list.iter().map(|item| (op, item.clone())));
+        }
+    }
+    assert!(!items.is_empty(), "no recorded list items to mutate");
+    fn drop_first_member(v: &mut Value) {
+        if let Some(key) = v.as_object().and_then(|o| o.keys().next().cloned()) {
+            v.as_object_mut().map(|o| o.remove(&key));
+        }
+    }
+    fn drop_raw_id(v: &mut Value) -> bool {
+        match v {
+            Value::Object(o) if o.contains_key("rawId") => o.remove("rawId").is_some(),
+            Value::Object(o) => o.values_mut().any(drop_raw_id),
+            Value::Array(a) => a.iter_mut().any(drop_raw_id),
+            _ => false,
+        }
+    }
+    fn change_a_string(v: &mut Value) -> bool {
+        match v {
+            Value::String(s) => {
+                s.push('x');
+                true
+            }
+            Value::Object(o) => o.values_mut().any(change_a_string),
+            Value::Array(a) => a.iter_mut().any(change_a_string),
+            _ => false,
+        }
+    }
+    type Mutation = fn(&mut Value);
+    let mutations: [(&str, Mutation); 4] = [
+        ("none", |_| {}),
+        ("drop the first member", drop_first_member),
+        ("drop a rawId", |v| {
+            drop_raw_id(v);
+        }),
+        ("change a string", |v| {
+            change_a_string(v);
+        }),
+    ];
+    for (name, mutate) in mutations {
+        let mut report = Report::default();
+        for (i, (op, item)) in items.iter().enumerate() {
+            let at = format!("item {i}");
+            fn check<
+                T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+            >(
+                report: &mut Report,
+                at: &str,
+                item: &Value,
+                mutate: Mutation,
+            ) {
+                round_trip_with::<T>(report, at, "item", item, Nulls::AbsentEqualsNull, |t| {
+                    let mut v = serde_json::to_value(t)?;
+                    mutate(&mut v);
+                    Ok(v)
+                });
+            }
+            match op {
+                Operation::ListChatMessages => check::<ChatMessage>(&mut report, &at, item, mutate),
+                Operation::ListChatParticipants => {
+                    check::<ChatParticipant>(&mut report, &at, item, mutate)
+                }
+                Operation::ListChatReadReceipts => {
+                    check::<ChatMessageReadReceipt>(&mut report, &at, item, mutate)
+                }
+                _ => continue,
+            }
+        }
+        if name == "none" {
+            assert!(
+                report.failures.is_empty(),
+                "unmutated: {:?}",
+                report.failures
+            );
+            assert!(report.total() > 0, "no item was checked");
+        } else {
+            assert!(
+                !report.failures.is_empty(),
+                "mutation {name:?} went unnoticed over {} items",
+                report.total()
+            );
+        }
+    }
+    // An unknown member that is `null`: the JSON diff counts a lost `null` as absent, the
+    // second decode does not.
+    let item = serde_json::json!({"id": "1", "type": "text", "sequenceId": "1", "version": "1",
+        "createdOn": "2024-06-06T00:03:29Z", "futureField": null});
+    let mut report = Report::default();
+    round_trip_with::<ChatMessage>(
+        &mut report,
+        "null",
+        "item",
+        &item,
+        Nulls::AbsentEqualsNull,
+        |t| {
+            let mut v = serde_json::to_value(t)?;
+            v.as_object_mut().map(|o| o.remove("futureField"));
+            Ok(v)
+        },
+    );
+    assert_eq!(
+        report.failures.len(),
+        1,
+        "a lost null member: {:?}",
+        report.failures
     );
 }

@@ -14,27 +14,6 @@ use std::path::{Path, PathBuf};
 use replay::{route, Body, Report};
 use serde_json::Value;
 
-/// The spec folder, or why there is none.
-fn spec_dir() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("ACS_SPEC_DIR") {
-        let dir = PathBuf::from(dir);
-        return if dir.is_dir() {
-            Ok(dir)
-        } else {
-            Err(format!("ACS_SPEC_DIR={} is not a directory", dir.display()))
-        };
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec");
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} does not exist and ACS_SPEC_DIR is not set",
-            dir.display()
-        ))
-    }
-}
-
 /// What the swagger says about one example: its method, path template and body parameter.
 struct ExampleOperation {
     method: String,
@@ -277,17 +256,19 @@ fn check_next_link(
 /// Every swagger example's bodies survive the models unchanged.
 #[test]
 fn spec_examples_round_trip_through_models() {
-    let dir = match spec_dir() {
-        Ok(dir) => dir,
-        Err(why) => {
-            println!("SKIPPED: no spec examples to check: {why}");
-            return;
-        }
+    const SUITE: &str = "spec_examples_round_trip_through_models";
+    let Some(dir) = common::fixtures::dir(SUITE, &common::fixtures::SPEC) else {
+        return;
     };
     let examples_root = dir.join("chat-examples");
-    let Ok(versions) = std::fs::read_dir(&examples_root) else {
-        println!("SKIPPED: {} cannot be read", examples_root.display());
-        return;
+    let versions = match std::fs::read_dir(&examples_root) {
+        Ok(versions) => versions,
+        Err(e) => {
+            let why = format!("{} cannot be read: {e}", examples_root.display());
+            let ci = common::fixtures::is_ci(std::env::var_os("CI").as_ref());
+            common::fixtures::missing::<()>(SUITE, common::fixtures::SPEC.what, &why, ci);
+            return;
+        }
     };
     let mut versions: Vec<PathBuf> = versions
         .flatten()

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use acs_chat_emulator::Emulator;
 use base64::engine::general_purpose::STANDARD;
@@ -18,18 +18,13 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// The capture file; `None` (after saying why) when missing, a failure under CI.
 fn capture_file() -> Option<PathBuf> {
-    let name = "official-python-sdk-requests.jsonl";
-    if let Ok(dir) = std::env::var("ACS_CONFORMANCE_DIR") {
-        return Some(PathBuf::from(dir).join(name));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("../shared/conformance").join(name),
-        root.join("../../shared/conformance").join(name),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    common::fixtures::file(
+        "python_sdk_requests_get_expected_statuses",
+        &common::fixtures::CONFORMANCE,
+        "official-python-sdk-requests.jsonl",
+    )
 }
 
 /// Replaces every recorded id (raw and percent-encoded) with the emulator's.
@@ -53,7 +48,6 @@ fn header<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
 #[test]
 fn python_sdk_requests_get_expected_statuses() {
     let Some(path) = capture_file() else {
-        println!("SKIPPED: official-python-sdk-requests.jsonl not found (set ACS_CONFORMANCE_DIR)");
         return;
     };
     let text = std::fs::read_to_string(&path).expect("capture readable");

@@ -37,17 +37,12 @@ const OPTIONAL_KEYS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The recordings folder; `None` (after saying why) when missing, a failure under CI.
 fn recordings_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("ACS_RECORDINGS_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("../shared/recordings"),
-        root.join("../../shared/recordings"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
+    common::fixtures::dir(
+        "replay_recordings_match_status_and_shape",
+        &common::fixtures::RECORDINGS,
+    )
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -607,9 +602,6 @@ impl JsonOpt for Reply {
 #[test]
 fn replay_recordings_match_status_and_shape() {
     let Some(dir) = recordings_dir() else {
-        println!(
-            "SKIPPED replay: no recordings (set ACS_RECORDINGS_DIR or put shared/ beside the repo)"
-        );
         return;
     };
     let mut files = Vec::new();

@@ -173,6 +173,12 @@ fn signature(key: &[u8], to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+// The integration tests' fixture lookup, so that the crate's tests have one.
+#[cfg(test)]
+#[allow(dead_code)] // only `file` and the fixtures are used here
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,18 +254,15 @@ mod tests {
     fn sign_reproduces_official_sdk_record() {
         // The fake key used for that recording, as given in the conformance README.
         const KEY: &str = "7KrgI3OoLnDfgkL/isG7TxHIbmi6hBSkvnTICPTK6ijGRzd6pY/HqfnbE/Qnvufxypr3sK1XmNmna6TvOP4E2g==";
-        let dir = std::env::var_os("ACS_CONFORMANCE_DIR").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"),
-            std::path::PathBuf::from,
-        );
-        let path = dir.join("official-python-sdk-requests.jsonl");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!(
-                "skipping: {} is not readable (set ACS_CONFORMANCE_DIR to the folder holding it)",
-                path.display()
-            );
+        let Some(path) = super::fixtures::file(
+            "sign_reproduces_official_sdk_record",
+            &super::fixtures::CONFORMANCE,
+            "official-python-sdk-requests.jsonl",
+        ) else {
             return;
         };
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} is not readable: {e}", path.display()));
         let first = text.lines().next().expect("the capture has a first record");
         let record: serde_json::Value = serde_json::from_str(first).expect("record 1 is JSON");
         let header = |name: &str| -> String {

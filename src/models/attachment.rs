@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::wire::{wire_model, Opt, Plain};
+
 /// What kind of attachment a [`ChatAttachment`] is.
 ///
 /// ```
@@ -81,24 +83,27 @@ impl<'de> Deserialize<'de> for ChatAttachmentType {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatAttachment {
     /// The attachment's id.
     pub id: String,
     /// Image or file.
     pub attachment_type: ChatAttachmentType,
     /// The file name (with extension), if given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Where to download the attachment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Where to download a preview (images only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_url: Option<String>,
     /// Fields this version of the crate does not know (such as the 2023-11-07 `extension`),
     /// kept so that nothing the service sends is lost.
-    #[serde(flatten)]
     pub additional_properties: Map<String, Value>,
 }
+
+wire_model!(ChatAttachment, "a chat attachment object", {
+    id: Plain<String> = "id",
+    attachment_type: Plain<ChatAttachmentType> = "attachmentType",
+    name: Opt<String> = "name",
+    url: Opt<String> = "url",
+    preview_url: Opt<String> = "previewUrl",
+});

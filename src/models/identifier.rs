@@ -4,10 +4,12 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+
+pub(crate) use super::identifier_model::KeptIdentifier;
+use super::identifier_model::{ModelParts, SubObject, SUB_OBJECTS};
 
 const PHONE: &str = "4:";
 const TEAMS_USER_ANONYMOUS: &str = "8:teamsvisitor:";
@@ -383,23 +385,16 @@ impl CommunicationIdentifier {
     }
 
     /// Reads a `CommunicationIdentifierModel` object.
-    pub(crate) fn from_model(model: &Map<String, Value>) -> Result<Self, String> {
-        let raw_id = model.get("rawId").and_then(Value::as_str);
-        let kind = model.get("kind").and_then(Value::as_str);
-        const SUB_OBJECTS: [&str; 5] = [
-            "communicationUser",
-            "phoneNumber",
-            "microsoftTeamsUser",
-            "microsoftTeamsApp",
-            "teamsExtensionUser",
-        ];
+    pub(crate) fn from_model(model: &ModelParts<'_>) -> Result<Self, String> {
+        let raw_id = model.raw_id();
+        let kind = model.kind();
         // The sub-object named by `kind` first, then the others in a fixed order.
         let order = kind
             .into_iter()
             .filter(|k| SUB_OBJECTS.contains(k))
             .chain(SUB_OBJECTS);
         for name in order {
-            let Some(sub) = model.get(name).and_then(Value::as_object) else {
+            let Some(sub) = model.sub_object(name) else {
                 continue;
             };
             if let Some(id) = Self::from_sub_object(name, sub, raw_id) {
@@ -416,7 +411,7 @@ impl CommunicationIdentifier {
         }
     }
 
-    fn from_sub_object(name: &str, sub: &Map<String, Value>, raw_id: Option<&str>) -> Option<Self> {
+    fn from_sub_object(name: &str, sub: &SubObject, raw_id: Option<&str>) -> Option<Self> {
         let text = |key: &str| sub.get(key).and_then(Value::as_str).map(str::to_owned);
         let flag = |key: &str| sub.get(key).and_then(Value::as_bool).unwrap_or(false);
         let cloud = || {
@@ -549,77 +544,10 @@ impl Serialize for CommunicationIdentifier {
 }
 
 impl<'de> Deserialize<'de> for CommunicationIdentifier {
+    /// Reads a `CommunicationIdentifierModel`. On its own an identifier keeps nothing of the
+    /// JSON it came from (a model's identifier field does; see the response models).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let model = Map::<String, Value>::deserialize(d)?;
-        Self::from_model(&model).map_err(serde::de::Error::custom)
-    }
-}
-
-/// An identifier field of a wire struct: read as the raw JSON object, written either as that
-/// object (unchanged since decoding) or as the canonical form of a (new or changed) identifier.
-pub(crate) enum IdentifierJson {
-    /// As received (or as kept from receiving).
-    Kept(Map<String, Value>),
-    /// Written from the identifier.
-    Canonical(CommunicationIdentifier),
-}
-
-impl Serialize for IdentifierJson {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            IdentifierJson::Kept(map) => map.serialize(s),
-            IdentifierJson::Canonical(id) => id.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for IdentifierJson {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Map::deserialize(d).map(IdentifierJson::Kept)
-    }
-}
-
-/// The JSON an identifier arrived as, kept beside the decoded identifier so that a model
-/// decoded from the service re-encodes exactly as received (the service may send `kind`,
-/// fields newer than this crate, or a `rawId` that differs from the one we would derive).
-/// It is used only while the identifier still equals the one decoded from it.
-///
-/// Two values always compare equal: it is a detail of the wire form, not of the model.
-#[derive(Clone, Default)]
-pub(crate) struct WireIdentifier(Option<Arc<(CommunicationIdentifier, Map<String, Value>)>>);
-
-impl WireIdentifier {
-    /// Decodes an identifier and keeps its JSON.
-    pub(crate) fn decode(
-        json: IdentifierJson,
-    ) -> Result<(CommunicationIdentifier, WireIdentifier), String> {
-        let model = match json {
-            IdentifierJson::Kept(model) => model,
-            IdentifierJson::Canonical(id) => return Ok((id, WireIdentifier::default())),
-        };
-        let id = CommunicationIdentifier::from_model(&model)?;
-        let kept = WireIdentifier(Some(Arc::new((id.clone(), model))));
-        Ok((id, kept))
-    }
-
-    /// The JSON to send for `current`: as received when unchanged, canonical otherwise.
-    pub(crate) fn encode(&self, current: &CommunicationIdentifier) -> IdentifierJson {
-        match &self.0 {
-            Some(kept) if &kept.0 == current => IdentifierJson::Kept(kept.1.clone()),
-            _ => IdentifierJson::Canonical(current.clone()),
-        }
-    }
-}
-
-impl PartialEq for WireIdentifier {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl fmt::Debug for WireIdentifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("..")
+        KeptIdentifier::decode(d).map(|(id, _)| id)
     }
 }
 
@@ -781,21 +709,45 @@ mod tests {
         }
     }
 
-    /// The kept wire form is used only while the identifier is unchanged.
+    /// The kept wire form is used only while the identifier is unchanged, and canonical JSON
+    /// keeps nothing.
     #[test]
-    fn wire_identifier_keeps_json_until_changed() {
-        let json = serde_json::json!({"rawId":"8:acs:real","communicationUser":{"id":"sanitized"},"kind":"communicationUser"});
-        let Value::Object(map) = json.clone() else {
-            unreachable!()
+    fn kept_identifier_keeps_json_until_changed() {
+        let encode = |kept: &KeptIdentifier, id: &CommunicationIdentifier| {
+            kept.encode(id, serde_json::value::Serializer).unwrap()
         };
-        let (id, kept) = WireIdentifier::decode(IdentifierJson::Kept(map)).unwrap();
+        let json = serde_json::json!({"rawId":"8:acs:real","communicationUser":{"id":"sanitized"},"kind":"communicationUser"});
+        let (id, kept) = KeptIdentifier::decode(json.clone()).unwrap();
         assert_eq!(id, user("sanitized"));
-        assert_eq!(serde_json::to_value(kept.encode(&id)).unwrap(), json);
+        assert_eq!(encode(&kept, &id), json);
+        assert!(format!("{kept:?}").starts_with("AsReceived"), "{kept:?}");
         let other = user("8:acs:other");
-        assert_eq!(
-            serde_json::to_value(kept.encode(&other)).unwrap(),
-            serde_json::to_value(&other).unwrap()
-        );
-        assert_eq!(format!("{kept:?}"), "..");
+        assert_eq!(encode(&kept, &other), serde_json::to_value(&other).unwrap());
+        // A `kind` that only names the kind is a flag, written for whatever identifier is there.
+        for with_kind in [
+            serde_json::json!({"rawId":"8:acs:u","kind":"communicationUser","communicationUser":{"id":"8:acs:u"}}),
+            serde_json::json!({"rawId":"28:dod:a","kind":"microsoftTeamsApp","microsoftTeamsApp":{"appId":"a","cloud":"dod"}}),
+        ] {
+            let (id, kept) = KeptIdentifier::decode(with_kind.clone()).unwrap();
+            assert_eq!(
+                format!("{kept:?}"),
+                "CanonicalWithKind",
+                "decoding {with_kind}"
+            );
+            assert_eq!(encode(&kept, &id), with_kind);
+            let phone = CommunicationIdentifier::phone_number("+1555");
+            assert_eq!(
+                encode(&kept, &phone),
+                serde_json::json!({"rawId":"4:+1555","kind":"phoneNumber","phoneNumber":{"value":"+1555"}})
+            );
+        }
+        for canonical in [
+            serde_json::json!({"rawId":"8:acs:r_u","communicationUser":{"id":"8:acs:r_u"}}),
+            serde_json::json!({"rawId":"28:dod:a","microsoftTeamsApp":{"appId":"a","cloud":"dod"}}),
+        ] {
+            let (id, kept) = KeptIdentifier::decode(canonical.clone()).unwrap();
+            assert_eq!(kept, KeptIdentifier::default(), "decoding {canonical}");
+            assert_eq!(encode(&kept, &id), canonical);
+        }
     }
 }

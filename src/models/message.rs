@@ -9,9 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::attachment::ChatAttachment;
-use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, KeptIdentifier};
 use super::participant::ChatParticipant;
-use super::time;
+use super::wire::{wire_model, Opt, OptId, OptTime, Plain, Time};
 
 /// The type of a chat message. Users send `Text` or `Html`; the service adds system messages
 /// of the other types.
@@ -93,7 +93,18 @@ impl Serialize for ChatMessageType {
 
 impl<'de> Deserialize<'de> for ChatMessageType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self::from(String::deserialize(d)?.as_str()))
+        /// Reads the name in place: only an unknown name is copied.
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = ChatMessageType;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a chat message type name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ChatMessageType, E> {
+                Ok(ChatMessageType::from(v))
+            }
+        }
+        d.deserialize_str(Name)
     }
 }
 
@@ -109,8 +120,7 @@ impl<'de> Deserialize<'de> for ChatMessageType {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ContentWire", into = "ContentWire")]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatMessageContent {
     /// The text of a `text` or `html` message (empty once the message is deleted).
     pub message: Option<String>,
@@ -124,83 +134,16 @@ pub struct ChatMessageContent {
     pub initiator: Option<CommunicationIdentifier>,
     /// Fields this version of the crate does not know, kept as received.
     pub additional_properties: Map<String, Value>,
-    wire_initiator: WireIdentifier,
+    initiator_json: KeptIdentifier,
 }
 
-impl fmt::Debug for ChatMessageContent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatMessageContent")
-            .field("message", &self.message)
-            .field("topic", &self.topic)
-            .field("participants", &self.participants)
-            .field("attachments", &self.attachments)
-            .field("initiator", &self.initiator)
-            .field("additional_properties", &self.additional_properties)
-            .finish()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ContentWire {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    topic: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    participants: Option<Vec<ChatParticipant>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    attachments: Option<Vec<ChatAttachment>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    initiator_communication_identifier: Option<IdentifierJson>,
-    #[serde(flatten)]
-    additional_properties: Map<String, Value>,
-}
-
-impl TryFrom<ContentWire> for ChatMessageContent {
-    type Error = String;
-
-    fn try_from(w: ContentWire) -> Result<Self, String> {
-        let (initiator, wire_initiator) = decode_optional(w.initiator_communication_identifier)?;
-        Ok(ChatMessageContent {
-            message: w.message,
-            topic: w.topic,
-            participants: w.participants,
-            attachments: w.attachments,
-            initiator,
-            additional_properties: w.additional_properties,
-            wire_initiator,
-        })
-    }
-}
-
-impl From<ChatMessageContent> for ContentWire {
-    fn from(c: ChatMessageContent) -> Self {
-        ContentWire {
-            message: c.message,
-            topic: c.topic,
-            participants: c.participants,
-            attachments: c.attachments,
-            initiator_communication_identifier: c
-                .initiator
-                .as_ref()
-                .map(|id| c.wire_initiator.encode(id)),
-            additional_properties: c.additional_properties,
-        }
-    }
-}
-
-pub(crate) fn decode_optional(
-    model: Option<IdentifierJson>,
-) -> Result<(Option<CommunicationIdentifier>, WireIdentifier), String> {
-    match model {
-        Some(model) => {
-            let (id, wire) = WireIdentifier::decode(model)?;
-            Ok((Some(id), wire))
-        }
-        None => Ok((None, WireIdentifier::default())),
-    }
-}
+wire_model!(ChatMessageContent, "a chat message content object", {
+    message: Opt<String> = "message",
+    topic: Opt<String> = "topic",
+    participants: Opt<Vec<ChatParticipant>> = "participants",
+    attachments: Opt<Vec<ChatAttachment>> = "attachments",
+    initiator + initiator_json: OptId = "initiatorCommunicationIdentifier",
+});
 
 /// A message in a chat thread, as the service returns it.
 ///
@@ -218,8 +161,7 @@ pub(crate) fn decode_optional(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "MessageWire", into = "MessageWire")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatMessage {
     /// The message id (a decimal string of epoch milliseconds).
     pub id: String,
@@ -245,103 +187,22 @@ pub struct ChatMessage {
     pub metadata: Option<HashMap<String, String>>,
     /// Fields this version of the crate does not know, kept as received.
     pub additional_properties: Map<String, Value>,
-    wire_sender: WireIdentifier,
+    sender_json: KeptIdentifier,
 }
 
-impl fmt::Debug for ChatMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatMessage")
-            .field("id", &self.id)
-            .field("message_type", &self.message_type)
-            .field("sequence_id", &self.sequence_id)
-            .field("version", &self.version)
-            .field("content", &self.content)
-            .field("sender_display_name", &self.sender_display_name)
-            .field("created_on", &self.created_on)
-            .field("sender", &self.sender)
-            .field("deleted_on", &self.deleted_on)
-            .field("edited_on", &self.edited_on)
-            .field("metadata", &self.metadata)
-            .field("additional_properties", &self.additional_properties)
-            .finish()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MessageWire {
-    id: String,
-    #[serde(rename = "type")]
-    message_type: ChatMessageType,
-    sequence_id: String,
-    version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    content: Option<ChatMessageContent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sender_display_name: Option<String>,
-    #[serde(with = "time")]
-    created_on: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sender_communication_identifier: Option<IdentifierJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
-    deleted_on: Option<DateTime<Utc>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
-    edited_on: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<HashMap<String, String>>,
-    #[serde(flatten)]
-    additional_properties: Map<String, Value>,
-}
-
-impl TryFrom<MessageWire> for ChatMessage {
-    type Error = String;
-
-    fn try_from(w: MessageWire) -> Result<Self, String> {
-        let (sender, wire_sender) = decode_optional(w.sender_communication_identifier)?;
-        Ok(ChatMessage {
-            id: w.id,
-            message_type: w.message_type,
-            sequence_id: w.sequence_id,
-            version: w.version,
-            content: w.content,
-            sender_display_name: w.sender_display_name,
-            created_on: w.created_on,
-            sender,
-            deleted_on: w.deleted_on,
-            edited_on: w.edited_on,
-            metadata: w.metadata,
-            additional_properties: w.additional_properties,
-            wire_sender,
-        })
-    }
-}
-
-impl From<ChatMessage> for MessageWire {
-    fn from(m: ChatMessage) -> Self {
-        MessageWire {
-            sender_communication_identifier: m.sender.as_ref().map(|id| m.wire_sender.encode(id)),
-            id: m.id,
-            message_type: m.message_type,
-            sequence_id: m.sequence_id,
-            version: m.version,
-            content: m.content,
-            sender_display_name: m.sender_display_name,
-            created_on: m.created_on,
-            deleted_on: m.deleted_on,
-            edited_on: m.edited_on,
-            metadata: m.metadata,
-            additional_properties: m.additional_properties,
-        }
-    }
-}
+wire_model!(ChatMessage, "a chat message object", {
+    id: Plain<String> = "id",
+    message_type: Plain<ChatMessageType> = "type",
+    sequence_id: Plain<String> = "sequenceId",
+    version: Plain<String> = "version",
+    content: Opt<ChatMessageContent> = "content",
+    sender_display_name: Opt<String> = "senderDisplayName",
+    created_on: Time = "createdOn",
+    sender + sender_json: OptId = "senderCommunicationIdentifier",
+    deleted_on: OptTime = "deletedOn",
+    edited_on: OptTime = "editedOn",
+    metadata: Opt<HashMap<String, String>> = "metadata",
+});
 
 /// The result of sending a message: the new message's id.
 ///
@@ -352,14 +213,17 @@ impl From<ChatMessage> for MessageWire {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendChatMessageResult {
     /// The id of the message that was created.
     pub id: String,
     /// Fields this version of the crate does not know, kept as received.
-    #[serde(flatten)]
     pub additional_properties: Map<String, Value>,
 }
+
+wire_model!(SendChatMessageResult, "a send-message result object", {
+    id: Plain<String> = "id",
+});
 
 #[cfg(test)]
 mod tests {

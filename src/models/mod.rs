@@ -12,6 +12,7 @@
 
 mod attachment;
 mod identifier;
+mod identifier_model;
 mod message;
 mod participant;
 mod read_receipt;
@@ -19,6 +20,7 @@ pub mod requests;
 mod retention;
 mod thread;
 pub(crate) mod time;
+mod wire;
 
 pub use attachment::{ChatAttachment, ChatAttachmentType};
 pub use identifier::{CommunicationCloudEnvironment, CommunicationIdentifier};
@@ -65,7 +67,13 @@ pub(crate) struct PageBody<T> {
 pub fn decode_page<T: DeserializeOwned>(
     body: &[u8],
 ) -> Result<(Vec<T>, Option<String>), serde_json::Error> {
-    let page: PageBody<T> = serde_json::from_slice(body)?;
+    // One UTF-8 check of the whole body, instead of one per string that `from_slice` makes
+    // (a fifth of a message page's decoding). A body that is not UTF-8 goes through
+    // `from_slice`, whose error says where.
+    let page: PageBody<T> = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(body)?,
+    };
     Ok((page.value, page.next_link))
 }
 
@@ -99,6 +107,7 @@ mod tests {
             &b"{}"[..],
             b"",
             b"[]",
+            b"{\"value\":[],\"nextLink\":\"\xff\"}",
             br#"{"value":{}}"#,
             br#"{"value":[{"id":1}]}"#,
         ] {

@@ -1,14 +1,12 @@
 //! `ChatParticipant`: a member of a chat thread.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
-use super::time;
+use super::identifier::{CommunicationIdentifier, KeptIdentifier};
+use super::wire::{wire_model, Id, Opt, OptTime};
 
 /// A member of a chat thread: who they are, the name others see, and from when they can read
 /// the thread's history.
@@ -26,8 +24,7 @@ use super::time;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ParticipantWire", into = "ParticipantWire")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatParticipant {
     /// Who the participant is.
     pub identifier: CommunicationIdentifier,
@@ -42,20 +39,15 @@ pub struct ChatParticipant {
     /// Fields this version of the crate does not know, kept so that nothing the service sends
     /// is lost and sent back as they are.
     pub additional_properties: Map<String, Value>,
-    wire_identifier: WireIdentifier,
+    identifier_json: KeptIdentifier,
 }
 
-impl fmt::Debug for ChatParticipant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatParticipant")
-            .field("identifier", &self.identifier)
-            .field("display_name", &self.display_name)
-            .field("share_history_time", &self.share_history_time)
-            .field("metadata", &self.metadata)
-            .field("additional_properties", &self.additional_properties)
-            .finish()
-    }
-}
+wire_model!(ChatParticipant, "a chat participant object", {
+    identifier + identifier_json: Id = "communicationIdentifier",
+    display_name: Opt<String> = "displayName",
+    share_history_time: OptTime = "shareHistoryTime",
+    metadata: Opt<HashMap<String, String>> = "metadata",
+});
 
 impl ChatParticipant {
     /// A participant with just an identifier.
@@ -66,7 +58,7 @@ impl ChatParticipant {
             share_history_time: None,
             metadata: None,
             additional_properties: Map::new(),
-            wire_identifier: WireIdentifier::default(),
+            identifier_json: KeptIdentifier::default(),
         }
     }
 
@@ -102,52 +94,6 @@ impl ChatParticipant {
                 .collect(),
         );
         self
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ParticipantWire {
-    communication_identifier: IdentifierJson,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    display_name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
-    share_history_time: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<HashMap<String, String>>,
-    #[serde(flatten)]
-    additional_properties: Map<String, Value>,
-}
-
-impl TryFrom<ParticipantWire> for ChatParticipant {
-    type Error = String;
-
-    fn try_from(w: ParticipantWire) -> Result<Self, String> {
-        let (identifier, wire_identifier) = WireIdentifier::decode(w.communication_identifier)?;
-        Ok(ChatParticipant {
-            identifier,
-            display_name: w.display_name,
-            share_history_time: w.share_history_time,
-            metadata: w.metadata,
-            additional_properties: w.additional_properties,
-            wire_identifier,
-        })
-    }
-}
-
-impl From<ChatParticipant> for ParticipantWire {
-    fn from(p: ChatParticipant) -> Self {
-        ParticipantWire {
-            communication_identifier: p.wire_identifier.encode(&p.identifier),
-            display_name: p.display_name,
-            share_history_time: p.share_history_time,
-            metadata: p.metadata,
-            additional_properties: p.additional_properties,
-        }
     }
 }
 
@@ -206,9 +152,9 @@ mod tests {
         );
     }
 
-    /// Debug shows the model's fields, not the kept wire form.
+    /// Debug shows the model's fields, and whether the identifier keeps JSON as received.
     #[test]
-    fn participant_debug_shows_fields_only() {
+    fn participant_debug_shows_fields_and_kept_form() {
         let p = ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:r_u"))
             .with_display_name("Bob");
         let text = format!("{p:?}");
@@ -216,7 +162,21 @@ mod tests {
             text.starts_with("ChatParticipant { identifier: CommunicationUser"),
             "{text}"
         );
-        assert!(!text.contains("wire"), "{text}");
+        assert!(text.contains("identifier_json: Canonical"), "{text}");
+        let kept: ChatParticipant = serde_json::from_value(
+            json!({"communicationIdentifier": {"kind": "communicationUser", "rawId": "8:acs:a"}}),
+        )
+        .unwrap();
+        let text = format!("{kept:?}");
+        assert!(
+            text.contains("AsReceived") && text.contains("kind"),
+            "{text}"
+        );
+        assert_ne!(
+            kept,
+            ChatParticipant::new(CommunicationIdentifier::from_raw_id("8:acs:a")),
+            "a participant that arrived with `kind` writes different JSON"
+        );
     }
 
     /// A participant without an identifier is a decode error.

@@ -1,16 +1,15 @@
 //! Chat threads: `ChatThreadProperties`, `ChatThreadInfo` (list items) and the create result.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::identifier::{CommunicationIdentifier, IdentifierJson, WireIdentifier};
+use super::identifier::{CommunicationIdentifier, KeptIdentifier};
 use super::participant::ChatParticipant;
 use super::retention::ChatRetentionPolicy;
-use super::time;
+use super::wire::{wire_model, Id, Opt, OptTime, Plain, Time};
 use crate::error::{ChatError, Error, Result};
 
 /// A chat thread's properties, as `get_chat_thread` and `create_chat_thread` return them.
@@ -27,8 +26,7 @@ use crate::error::{ChatError, Error, Result};
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "ThreadWire", into = "ThreadWire")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatThreadProperties {
     /// The thread id (`19:…@thread.v2`).
     pub id: String,
@@ -47,80 +45,18 @@ pub struct ChatThreadProperties {
     /// Fields this version of the crate does not know (such as preview `messagingPolicy`),
     /// kept as received.
     pub additional_properties: Map<String, Value>,
-    wire_created_by: WireIdentifier,
+    created_by_json: KeptIdentifier,
 }
 
-impl fmt::Debug for ChatThreadProperties {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatThreadProperties")
-            .field("id", &self.id)
-            .field("topic", &self.topic)
-            .field("created_on", &self.created_on)
-            .field("created_by", &self.created_by)
-            .field("deleted_on", &self.deleted_on)
-            .field("metadata", &self.metadata)
-            .field("retention_policy", &self.retention_policy)
-            .field("additional_properties", &self.additional_properties)
-            .finish()
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ThreadWire {
-    id: String,
-    topic: String,
-    #[serde(with = "time")]
-    created_on: DateTime<Utc>,
-    created_by_communication_identifier: IdentifierJson,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
-    deleted_on: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    metadata: Option<HashMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    retention_policy: Option<ChatRetentionPolicy>,
-    #[serde(flatten)]
-    additional_properties: Map<String, Value>,
-}
-
-impl TryFrom<ThreadWire> for ChatThreadProperties {
-    type Error = String;
-
-    fn try_from(w: ThreadWire) -> Result<Self, String> {
-        let (created_by, wire_created_by) =
-            WireIdentifier::decode(w.created_by_communication_identifier)?;
-        Ok(ChatThreadProperties {
-            id: w.id,
-            topic: w.topic,
-            created_on: w.created_on,
-            created_by,
-            deleted_on: w.deleted_on,
-            metadata: w.metadata,
-            retention_policy: w.retention_policy,
-            additional_properties: w.additional_properties,
-            wire_created_by,
-        })
-    }
-}
-
-impl From<ChatThreadProperties> for ThreadWire {
-    fn from(t: ChatThreadProperties) -> Self {
-        ThreadWire {
-            created_by_communication_identifier: t.wire_created_by.encode(&t.created_by),
-            id: t.id,
-            topic: t.topic,
-            created_on: t.created_on,
-            deleted_on: t.deleted_on,
-            metadata: t.metadata,
-            retention_policy: t.retention_policy,
-            additional_properties: t.additional_properties,
-        }
-    }
-}
+wire_model!(ChatThreadProperties, "a chat thread object", {
+    id: Plain<String> = "id",
+    topic: Plain<String> = "topic",
+    created_on: Time = "createdOn",
+    created_by + created_by_json: Id = "createdByCommunicationIdentifier",
+    deleted_on: OptTime = "deletedOn",
+    metadata: Opt<HashMap<String, String>> = "metadata",
+    retention_policy: Opt<ChatRetentionPolicy> = "retentionPolicy",
+});
 
 /// A thread in the list `list_chat_threads` returns (the REST `ChatThreadItem`).
 ///
@@ -133,31 +69,26 @@ impl From<ChatThreadProperties> for ThreadWire {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatThreadInfo {
     /// The thread id.
     pub id: String,
     /// The thread's topic.
     pub topic: String,
     /// When the thread was deleted.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
     pub deleted_on: Option<DateTime<Utc>>,
     /// When the last message arrived (sometimes absent).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::option"
-    )]
     pub last_message_received_on: Option<DateTime<Utc>>,
     /// Fields this version of the crate does not know, kept as received.
-    #[serde(flatten)]
     pub additional_properties: Map<String, Value>,
 }
+
+wire_model!(ChatThreadInfo, "a chat thread item object", {
+    id: Plain<String> = "id",
+    topic: Plain<String> = "topic",
+    deleted_on: OptTime = "deletedOn",
+    last_message_received_on: OptTime = "lastMessageReceivedOn",
+});
 
 /// What `create_chat_thread` returns: the new thread, and the participants the service
 /// rejected, each with its error.

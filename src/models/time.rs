@@ -2,7 +2,7 @@
 //! offset, read into `DateTime<Utc>` and written the way the service writes them.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, SecondsFormat, Timelike, Utc};
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::{Deserializer, Serializer};
 
 /// Parses a service timestamp: RFC 3339 with any number of fractional digits and `Z` or an
 /// offset (`+00:00`, `-07:00`). A timestamp without any offset is read as UTC, because some
@@ -43,13 +43,25 @@ pub(crate) fn serialize<S: Serializer>(dt: &DateTime<Utc>, s: S) -> Result<S::Ok
 
 /// `#[serde(with = "time")]` for a required timestamp.
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let text = String::deserialize(d)?;
-    parse(&text).ok_or_else(|| {
-        serde::de::Error::custom(format_args!(
-            "`{}` is not an RFC 3339 timestamp",
-            Shorten(&text)
-        ))
-    })
+    d.deserialize_str(Timestamp)
+}
+
+/// Parses the text in place, without copying it into a `String` first.
+struct Timestamp;
+
+impl serde::de::Visitor<'_> for Timestamp {
+    type Value = DateTime<Utc>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an RFC 3339 timestamp")
+    }
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
+        parse(text).ok_or_else(|| {
+            E::custom(format_args!(
+                "`{}` is not an RFC 3339 timestamp",
+                Shorten(text)
+            ))
+        })
+    }
 }
 
 /// `#[serde(with = "time::option")]` for an optional timestamp (absent or `null` is `None`).
@@ -69,15 +81,23 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            None => Ok(None),
-            Some(text) => super::parse(&text).map(Some).ok_or_else(|| {
-                serde::de::Error::custom(format_args!(
-                    "`{}` is not an RFC 3339 timestamp",
-                    Shorten(&text)
-                ))
-            }),
+        struct Nullable;
+        impl<'de> serde::de::Visitor<'de> for Nullable {
+            type Value = Option<DateTime<Utc>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 timestamp or null")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::deserialize(d).map(Some)
+            }
         }
+        d.deserialize_option(Nullable)
     }
 }
 

@@ -115,3 +115,5 @@ pub fn serve(mut answer: impl FnMut(usize, Request) -> String + Send + 'static) 
     });
     base
 }
+
+pub mod fixtures;

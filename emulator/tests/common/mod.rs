@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+/// Fixture lookup (CI fails on a missing folder), the same file as the SDK's tests use.
+#[path = "../../../tests/common/fixtures.rs"]
+pub mod fixtures;
+
 use acs_chat_emulator::Emulator;
 use serde_json::{json, Value};
 
