@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::models::{time, ChatRetentionPolicy, CommunicationIdentifier};
@@ -83,10 +84,10 @@ impl WireField for DateTime<Utc> {
 
 impl WireField for CommunicationIdentifier {
     fn decode(value: &Value) -> Result<Self, String> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| expected("a communication identifier object", value))?;
-        CommunicationIdentifier::from_model(object)
+        if !value.is_object() {
+            return Err(expected("a communication identifier object", value));
+        }
+        CommunicationIdentifier::deserialize(value).map_err(|e| e.to_string())
     }
     fn encode(&self) -> Value {
         Value::Object(self.to_model())
