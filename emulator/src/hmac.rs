@@ -266,11 +266,16 @@ fn strip_port(host: &str) -> Option<&str> {
     (!name.contains(':')).then_some(name)
 }
 
+// The SDK's fixture lookup (std only), so that a missing `../shared` fails under CI here too.
+#[cfg(test)]
+#[allow(dead_code)] // only `dir` and the conformance fixture are used here
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-    use std::path::PathBuf;
 
     /// The worked-example key in SUMMARY.md section 9: base64 of `emulator-secret-key-000000000000`.
     const SUMMARY_KEY: &[u8] = b"emulator-secret-key-000000000000";
@@ -378,21 +383,13 @@ mod tests {
         );
     }
 
-    fn conformance_dir() -> Option<PathBuf> {
-        let dir = std::env::var_os("ACS_RECORDINGS_DIR")
-            .map(|d| PathBuf::from(d).join("../conformance"))
-            .filter(|d| d.is_dir())
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
-            });
-        dir.is_dir().then_some(dir)
-    }
-
     /// Record 1 of the official Python SDK capture verifies with the capture's key.
     #[test]
     fn verify_accepts_python_sdk_record_one() {
-        let Some(dir) = conformance_dir() else {
-            eprintln!("skipped: ../shared/conformance not found (set ACS_RECORDINGS_DIR)");
+        let Some(dir) = super::fixtures::dir(
+            "verify_accepts_python_sdk_record_one",
+            &super::fixtures::CONFORMANCE,
+        ) else {
             return;
         };
         let readme =
