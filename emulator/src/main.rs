@@ -1,13 +1,12 @@
 //! `acs-chat-emulator`: runs the emulator as a process.
 //!
 //! ```text
-//! cargo run -p acs-chat-emulator -- --port 8080 [--access-key KEY]
-//!     [--fault-rate 0.2 --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS]
-//!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]
+//! cargo run -p acs-chat-emulator -- [--host 127.0.0.1] [--port 8080] [--access-key KEY] …
 //! ```
 //!
-//! Prints one JSON line `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to
-//! stderr, and stops cleanly on SIGINT or SIGTERM.
+//! `--help` lists every flag. Prints one JSON line
+//! `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to stderr, and stops
+//! cleanly on SIGINT or SIGTERM.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,9 +14,27 @@ use std::time::Duration;
 
 use acs_chat_emulator::{Emulator, Fault, Faults};
 
-const USAGE: &str = "usage: acs-chat-emulator [--port N] [--access-key BASE64] \
-[--fault-rate F --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS] \
-[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]";
+/// What `--help` prints (on stdout, exit 0).
+const USAGE: &str = "\
+acs-chat-emulator: a local stand-in for the Azure Communication Services Chat and Identity API
+
+usage: acs-chat-emulator [FLAGS]
+
+  --host ADDR         address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
+  --port N            port to listen on (default 0: a free one)
+  --access-key BASE64 the resource's access key (default: random)
+  --fault-rate F      fraction 0..1 of requests to fault
+  --faults LIST       429,500,503,close-before,close-after,truncate,malformed,delay:MS
+                      (default with --fault-rate: 429,500,503)
+  --fault-seed N      seed of the fault generator
+  --latency-ms N      latency added to every request
+  --log-level LEVEL   off, error, warn (default), info, debug, trace
+  -h, --help          print this help and exit
+  -V, --version       print the version and exit
+
+When ready it prints one JSON line on stdout:
+  {\"endpoint\":\"http://127.0.0.1:PORT\",\"connection_string\":\"endpoint=...;accesskey=...\"}
+and stops cleanly on SIGINT or SIGTERM.";
 
 /// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
 struct StderrLogger;
@@ -38,15 +55,25 @@ impl log::Log for StderrLogger {
 
 static LOGGER: StderrLogger = StderrLogger;
 
+/// What the command line asks for.
+enum Command {
+    /// Serve with these arguments.
+    Run(Box<Args>),
+    /// Print this text on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
 struct Args {
+    host: Option<String>,
     port: u16,
     log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut out = Args {
+        host: None,
         port: 0,
         log_level: log::LevelFilter::Warn,
         access_key: None,
@@ -57,8 +84,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (flag.clone(), None),
         };
-        if name == "--help" || name == "-h" {
-            return Err(USAGE.to_string());
+        // Flags without a value.
+        match name.as_str() {
+            "--help" | "-h" => return Ok(Command::Print(USAGE.to_string())),
+            "--version" | "-V" => {
+                return Ok(Command::Print(format!(
+                    "acs-chat-emulator {}",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            _ => {}
         }
         let value = match inline.or_else(|| args.next()) {
             Some(v) => v,
@@ -66,6 +101,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         };
         let bad = |what: &str| format!("{name}: {what} expected, got '{value}'");
         match name.as_str() {
+            "--host" => out.host = Some(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
             "--log-level" => {
@@ -105,7 +141,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             Fault::ServiceUnavailable,
         ];
     }
-    Ok(out)
+    Ok(Command::Run(Box::new(out)))
 }
 
 fn json_string(s: &str) -> String {
@@ -147,7 +183,11 @@ async fn wait_for_signal() {
 
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
+        Ok(Command::Run(a)) => a,
+        Ok(Command::Print(text)) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);
@@ -161,6 +201,9 @@ fn main() -> ExitCode {
         .faults(args.faults.clone());
     if let Some(k) = &args.access_key {
         builder = builder.access_key(k);
+    }
+    if let Some(h) = &args.host {
+        builder = builder.host(h);
     }
     let emu = match builder.start() {
         Ok(e) => e,

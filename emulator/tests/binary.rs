@@ -69,3 +69,77 @@ fn binary_rejects_unknown_flags() {
         assert!(out.stdout.is_empty(), "{args:?} printed a ready line");
     }
 }
+
+/// `--help` and `-h` print the usage (every flag) on stdout and exit 0; `--version` and `-V`
+/// print the package version.
+#[test]
+fn binary_help_and_version_print_to_stdout_and_exit_zero() {
+    for flag in ["--help", "-h"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+            .arg(flag)
+            .output()
+            .expect("run the emulator binary");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {out:?}");
+        for named in ["--host", "--port", "--access-key", "--faults", "--version"] {
+            assert!(text.contains(named), "{flag} does not list {named}: {text}");
+        }
+        assert!(out.stderr.is_empty(), "{flag} wrote to stderr: {out:?}");
+    }
+    for flag in ["--version", "-V"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+            .arg(flag)
+            .output()
+            .expect("run the emulator binary");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {out:?}");
+        assert_eq!(
+            text.trim(),
+            format!("acs-chat-emulator {}", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+    }
+}
+
+/// Starts the binary with `args`, returns it and its parsed ready line.
+fn start(args: &[&str]) -> (std::process::Child, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the emulator binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the ready line");
+    let ready: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("ready line is not JSON ({e}): {line:?}"));
+    (child, ready)
+}
+
+/// `--host 0.0.0.0` listens on every interface; the endpoint names loopback, which answers.
+#[test]
+fn binary_host_flag_binds_given_address() {
+    let (mut child, ready) = start(&["--host", "0.0.0.0"]);
+    let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{ready}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent
+        .get(format!("{endpoint}/chat/threads?api-version=2024-03-07"))
+        .call()
+        .expect("request to the binary");
+    assert_eq!(resp.status().as_u16(), 401, "unauthenticated list");
+    child.kill().expect("stop the emulator");
+    let _ = child.wait();
+    let out = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args(["--host", "no-such-host.invalid"])
+        .output()
+        .expect("run the emulator binary");
+    assert_eq!(out.status.code(), Some(1), "unresolvable host: {out:?}");
+    assert!(out.stdout.is_empty(), "unresolvable host printed a ready line");
+}

@@ -9,7 +9,7 @@
 //! keep-alive, and every response is written from one buffer.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -69,6 +69,7 @@ impl std::fmt::Debug for Emulator {
 /// ```
 #[derive(Clone, Default)]
 pub struct EmulatorBuilder {
+    host: Option<String>,
     port: u16,
     access_key: Option<String>,
     faults: Faults,
@@ -78,6 +79,7 @@ pub struct EmulatorBuilder {
 impl std::fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatorBuilder")
+            .field("host", &self.host)
             .field("port", &self.port)
             .field("faults", &self.faults)
             .field("limits", &self.limits)
@@ -86,7 +88,15 @@ impl std::fmt::Debug for EmulatorBuilder {
 }
 
 impl EmulatorBuilder {
-    /// Port on 127.0.0.1 to listen on; 0 (the default) picks a free one.
+    /// Address to listen on: an IP address (`0.0.0.0` or `::` for every interface) or a host
+    /// name that resolves to one. Default: `127.0.0.1`. The endpoint names the address, or
+    /// loopback when it is unspecified (`0.0.0.0` → `127.0.0.1`, `::` → `[::1]`).
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
+    }
+
+    /// Port to listen on; 0 (the default) picks a free one.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
         self
@@ -144,10 +154,11 @@ impl EmulatorBuilder {
         let key = STANDARD.decode(access_key.trim()).map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidInput, "the access key is not base64")
         })?;
-        let listener = StdTcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))?;
+        let bind = bind_address(self.host.as_deref(), self.port)?;
+        let listener = StdTcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let endpoint = format!("http://127.0.0.1:{port}");
+        let local = listener.local_addr()?;
+        let endpoint = format!("http://{}", endpoint_authority(local));
         let state = AppState::new(endpoint.clone(), &key, FaultState::new(self.faults));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -186,6 +197,33 @@ impl EmulatorBuilder {
     }
 }
 
+/// Where to bind: `host` (default `127.0.0.1`) resolved, with `port`.
+fn bind_address(host: Option<&str>, port: u16) -> io::Result<SocketAddr> {
+    let Some(host) = host else {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bare, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the host '{bare}' resolves to no address"),
+        )
+    })
+}
+
+/// `ip:port` as a URL's authority, loopback for an unspecified address.
+fn endpoint_authority(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port()).to_string()
+}
+
 impl Emulator {
     /// Starts an emulator on `127.0.0.1` with a free port and a random access key.
     ///
@@ -200,7 +238,8 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (the host as [`EmulatorBuilder::host`] says), without a
+    /// trailing slash.
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
     }
