@@ -5,6 +5,7 @@
 //!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
 //!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
+//! - `cors`: preflights and the CORS headers of responses, for browser apps.
 //! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
@@ -22,6 +23,7 @@
 
 pub mod auth;
 mod chat;
+mod cors;
 mod faults;
 pub mod hmac;
 pub mod identity;

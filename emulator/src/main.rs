@@ -23,6 +23,7 @@ usage: acs-chat-emulator [FLAGS]
   --host ADDR         address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
   --port N            port to listen on (default 0: a free one)
   --access-key BASE64 the resource's access key (default: random)
+  --cors-origin URL   browser origin allowed to call (repeatable; default: any)
   --fault-rate F      fraction 0..1 of requests to fault
   --faults LIST       429,500,503,close-before,close-after,truncate,malformed,delay:MS
                       (default with --fault-rate: 429,500,503)
@@ -65,6 +66,7 @@ enum Command {
 
 struct Args {
     host: Option<String>,
+    cors_origins: Vec<String>,
     port: u16,
     log_level: log::LevelFilter,
     access_key: Option<String>,
@@ -74,6 +76,7 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut out = Args {
         host: None,
+        cors_origins: Vec::new(),
         port: 0,
         log_level: log::LevelFilter::Warn,
         access_key: None,
@@ -102,6 +105,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         let bad = |what: &str| format!("{name}: {what} expected, got '{value}'");
         match name.as_str() {
             "--host" => out.host = Some(value.clone()),
+            "--cors-origin" => out.cors_origins.push(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
             "--log-level" => {
@@ -204,6 +208,9 @@ fn main() -> ExitCode {
     }
     if let Some(h) = &args.host {
         builder = builder.host(h);
+    }
+    for origin in &args.cors_origins {
+        builder = builder.cors_origin(origin);
     }
     let emu = match builder.start() {
         Ok(e) => e,

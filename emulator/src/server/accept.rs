@@ -18,6 +18,7 @@ use tokio::sync::{oneshot, Semaphore};
 
 use super::connection::{Activity, ConnectionLimits, Expired, OpenGuard, Watched};
 use super::respond::respond;
+use crate::cors::Cors;
 use crate::state::AppState;
 
 /// Where connections come from: a TCP listener today, a TLS acceptor over one next.
@@ -47,6 +48,8 @@ pub(crate) struct Serve {
     pub(crate) state: AppState,
     pub(crate) app: Router,
     pub(crate) limits: ConnectionLimits,
+    /// Which browser origins may call.
+    pub(crate) cors: Arc<Cors>,
     /// Connections open now.
     pub(crate) open: Arc<AtomicUsize>,
 }
@@ -99,14 +102,16 @@ where
     let activity = Activity::new();
     let svc = TowerToHyperService::new(serve.app.clone());
     let state = serve.state.clone();
+    let cors = Arc::clone(&serve.cors);
     let in_service = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let state = state.clone();
+        let cors = Arc::clone(&cors);
         let svc = svc.clone();
         let activity = Arc::clone(&in_service);
         async move {
             activity.request_started();
-            let r = respond(&state, &svc, req).await;
+            let r = respond(&state, &cors, &svc, req).await;
             activity.request_finished();
             r
         }

@@ -26,6 +26,7 @@ mod respond;
 use accept::{accept_loop, Serve};
 use connection::ConnectionLimits;
 
+use crate::cors::Cors;
 use crate::faults::{FaultState, Faults};
 use crate::state::AppState;
 
@@ -74,6 +75,7 @@ pub struct EmulatorBuilder {
     access_key: Option<String>,
     faults: Faults,
     limits: ConnectionLimits,
+    cors: Cors,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -83,6 +85,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("port", &self.port)
             .field("faults", &self.faults)
             .field("limits", &self.limits)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +139,17 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Allows browser calls from `origin` (`scheme://host[:port]`, or `*`); call once per
+    /// origin. Without any call every origin is allowed. Preflights are answered without
+    /// authentication either way; a disallowed origin's preflight gets 403.
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.cors
+            .origins
+            .get_or_insert_with(Vec::new)
+            .push(origin.to_string());
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
@@ -171,6 +185,7 @@ impl EmulatorBuilder {
             state: state.clone(),
             app,
             limits: self.limits,
+            cors: Arc::new(self.cors),
             open: Arc::new(AtomicUsize::new(0)),
         };
         let open = Arc::clone(&serve.open);
