@@ -5,6 +5,7 @@
 //!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
 //!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
+//! - `tls`: the development CA and server certificate (`rcgen`), https (`tokio-rustls`).
 //! - `cors`: preflights and the CORS headers of responses, for browser apps.
 //! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
@@ -30,6 +31,7 @@ pub mod identity;
 mod server;
 mod state;
 mod store;
+mod tls;
 mod wire;
 
 pub use faults::{Fault, Faults};

@@ -24,6 +24,10 @@ usage: acs-chat-emulator [FLAGS]
   --port N            port to listen on (default 0: a free one)
   --access-key BASE64 the resource's access key (default: random)
   --cors-origin URL   browser origin allowed to call (repeatable; default: any)
+  --tls               serve https with a development CA made at start; its certificate
+                      is written as PEM to a temporary file named in the ready line
+  --cert FILE --key FILE
+                      serve https with your own certificate chain and key (PEM)
   --fault-rate F      fraction 0..1 of requests to fault
   --faults LIST       429,500,503,close-before,close-after,truncate,malformed,delay:MS
                       (default with --fault-rate: 429,500,503)
@@ -35,6 +39,7 @@ usage: acs-chat-emulator [FLAGS]
 
 When ready it prints one JSON line on stdout:
   {\"endpoint\":\"http://127.0.0.1:PORT\",\"connection_string\":\"endpoint=...;accesskey=...\"}
+(with --tls also \"ca_cert\":\"/path/to/ca.pem\")
 and stops cleanly on SIGINT or SIGTERM.";
 
 /// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
@@ -67,6 +72,9 @@ enum Command {
 struct Args {
     host: Option<String>,
     cors_origins: Vec<String>,
+    tls: bool,
+    cert: Option<String>,
+    key: Option<String>,
     port: u16,
     log_level: log::LevelFilter,
     access_key: Option<String>,
@@ -77,6 +85,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     let mut out = Args {
         host: None,
         cors_origins: Vec::new(),
+        tls: false,
+        cert: None,
+        key: None,
         port: 0,
         log_level: log::LevelFilter::Warn,
         access_key: None,
@@ -90,6 +101,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         // Flags without a value.
         match name.as_str() {
             "--help" | "-h" => return Ok(Command::Print(USAGE.to_string())),
+            "--tls" => {
+                out.tls = true;
+                continue;
+            }
             "--version" | "-V" => {
                 return Ok(Command::Print(format!(
                     "acs-chat-emulator {}",
@@ -106,6 +121,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         match name.as_str() {
             "--host" => out.host = Some(value.clone()),
             "--cors-origin" => out.cors_origins.push(value.clone()),
+            "--cert" => out.cert = Some(value.clone()),
+            "--key" => out.key = Some(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
             "--log-level" => {
@@ -136,6 +153,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             _ => return Err(format!("unknown flag {name}\n{USAGE}")),
         }
     }
+    if out.cert.is_some() != out.key.is_some() {
+        return Err(format!("--cert and --key go together\n{USAGE}"));
+    }
     if out.faults.rate > 0.0 && out.faults.kinds.is_empty() {
         out.faults.kinds = vec![
             Fault::TooManyRequests {
@@ -160,6 +180,15 @@ fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Writes the development CA to `<temp>/acs-chat-emulator-<port>-ca.pem`, replacing an older
+/// one of a stopped emulator on the same port.
+fn write_ca(emu: &Emulator, pem: &str) -> std::io::Result<std::path::PathBuf> {
+    let port = emu.endpoint().rsplit(':').next().unwrap_or("0").to_string();
+    let path = std::env::temp_dir().join(format!("acs-chat-emulator-{port}-ca.pem"));
+    std::fs::write(&path, pem)?;
+    Ok(path)
 }
 
 async fn wait_for_signal() {
@@ -212,6 +241,20 @@ fn main() -> ExitCode {
     for origin in &args.cors_origins {
         builder = builder.cors_origin(origin);
     }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|e| format!("acs-chat-emulator: cannot read {path}: {e}"))
+        };
+        match (read(cert), read(key)) {
+            (Ok(c), Ok(k)) => builder = builder.tls_pem(c, k),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else if args.tls {
+        builder = builder.tls();
+    }
     let emu = match builder.start() {
         Ok(e) => e,
         Err(e) => {
@@ -219,8 +262,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let ca_file = match emu.ca_pem() {
+        Some(pem) => match write_ca(&emu, &pem) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("acs-chat-emulator: cannot write the CA certificate: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let ca_field = ca_file
+        .as_ref()
+        .map(|p| format!(",\"ca_cert\":{}", json_string(&p.to_string_lossy())))
+        .unwrap_or_default();
     let line = format!(
-        "{{\"endpoint\":{},\"connection_string\":{}}}",
+        "{{\"endpoint\":{},\"connection_string\":{}{ca_field}}}",
         json_string(&emu.endpoint()),
         json_string(&emu.connection_string())
     );
@@ -254,5 +311,10 @@ fn main() -> ExitCode {
         emu.connection_count()
     );
     drop(emu);
+    if let Some(path) = ca_file {
+        if let Err(e) = std::fs::remove_file(&path) {
+            eprintln!("acs-chat-emulator: cannot remove {}: {e}", path.display());
+        }
+    }
     ExitCode::SUCCESS
 }

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tokio::sync::oneshot;
 
-mod accept;
+pub(crate) mod accept;
 mod connection;
 mod respond;
 
@@ -27,6 +27,7 @@ use accept::{accept_loop, Serve};
 use connection::ConnectionLimits;
 
 use crate::cors::Cors;
+use crate::tls::{TlsListener, TlsSource};
 use crate::faults::{FaultState, Faults};
 use crate::state::AppState;
 
@@ -44,6 +45,7 @@ pub struct Emulator {
     open: Arc<AtomicUsize>,
     endpoint: String,
     access_key: String,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -76,6 +78,7 @@ pub struct EmulatorBuilder {
     faults: Faults,
     limits: ConnectionLimits,
     cors: Cors,
+    tls: Option<TlsSource>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -86,6 +89,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("faults", &self.faults)
             .field("limits", &self.limits)
             .field("cors", &self.cors)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -150,10 +154,36 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Serves `https://` with a development CA made at start and a server certificate it
+    /// signs for `localhost`, `127.0.0.1`, `::1` and the [`host`](Self::host); clients trust
+    /// [`Emulator::ca_pem`].
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::builder().tls().start()?;
+    /// assert!(emu.endpoint().starts_with("https://127.0.0.1:"));
+    /// assert!(emu.ca_pem().expect("a CA").starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(TlsSource::Generate);
+        self
+    }
+
+    /// Serves `https://` with your own certificate chain (PEM, leaf first) and private key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1). [`Emulator::ca_pem`] is then `None`.
+    pub fn tls_pem(mut self, cert_chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsSource::Pem {
+            cert_chain: cert_chain.into(),
+            key: key.into(),
+        });
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
-    /// The port cannot be bound, the access key is not base64, or the runtime cannot start.
+    /// The port cannot be bound, the access key is not base64, the TLS certificate or key
+    /// cannot be used (`InvalidInput`), or the runtime cannot start.
     pub fn start(self) -> io::Result<Emulator> {
         let access_key = match self.access_key {
             Some(k) => k,
@@ -168,11 +198,18 @@ impl EmulatorBuilder {
         let key = STANDARD.decode(access_key.trim()).map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidInput, "the access key is not base64")
         })?;
+        let tls = match &self.tls {
+            Some(source) => Some(crate::tls::material(source, self.host.as_deref())?),
+            None => None,
+        };
         let bind = bind_address(self.host.as_deref(), self.port)?;
         let listener = StdTcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let endpoint = format!("http://{}", endpoint_authority(local));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{}", endpoint_authority(local));
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let handshake_timeout = self.limits.header_read_timeout;
         let state = AppState::new(endpoint.clone(), &key, FaultState::new(self.faults));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -193,9 +230,23 @@ impl EmulatorBuilder {
             .name("acs-chat-emulator-accept".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => accept_loop(listener, serve, rx).await,
-                        Err(e) => log::error!("emulator cannot listen: {e}"),
+                    let tcp = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            log::error!("emulator cannot listen: {e}");
+                            return;
+                        }
+                    };
+                    match tls {
+                        None => accept_loop(tcp, serve, rx).await,
+                        Some(tls) => {
+                            let listener = TlsListener {
+                                tcp,
+                                acceptor: tokio_rustls::TlsAcceptor::from(tls.config),
+                                handshake_timeout,
+                            };
+                            accept_loop(listener, serve, rx).await
+                        }
                     }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
@@ -206,6 +257,7 @@ impl EmulatorBuilder {
             open,
             endpoint,
             access_key,
+            ca_pem,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -267,6 +319,12 @@ impl Emulator {
     /// The resource's access key (base64).
     pub fn access_key(&self) -> String {
         self.access_key.clone()
+    }
+
+    /// With [`EmulatorBuilder::tls`], the development CA certificate (PEM) that clients
+    /// should trust; `None` over http or with your own certificate.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// Creates a user in-process (no HTTP): `8:acs:<resource>_<uuid>`.
