@@ -7,6 +7,7 @@
 //! - `faults`: [`Faults`] and [`Fault`].
 //! - `tls`: the development CA and server certificate (`rcgen`), https (`tokio-rustls`).
 //! - `cors`: preflights and the CORS headers of responses, for browser apps.
+//! - `admin`: `POST /emulator/reset` and `GET /emulator/state`, signed with the access key.
 //! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod auth;
 mod chat;
 mod cors;
@@ -41,6 +43,7 @@ pub use server::{Emulator, EmulatorBuilder};
 fn app(state: state::AppState) -> axum::Router {
     axum::Router::new()
         .merge(identity::routes::<state::AppState>())
+        .merge(admin::routes())
         .fallback(chat::dispatch)
         .with_state(state)
 }

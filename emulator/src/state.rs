@@ -88,6 +88,13 @@ impl AppState {
         let _ = self.0.directory.revoke(user);
     }
 
+    /// Forgets every user, token, thread, message and idempotency record; the key and the
+    /// counters stay.
+    pub(crate) fn reset(&self) {
+        self.0.chat.reset();
+        self.0.directory.clear();
+    }
+
     pub(crate) fn count_request(&self) {
         self.0.requests.fetch_add(1, Ordering::Relaxed);
     }

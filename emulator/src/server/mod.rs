@@ -371,6 +371,28 @@ impl Emulator {
         self.open.load(Ordering::Acquire)
     }
 
+    /// Forgets every user, token, thread, message and idempotency record, as
+    /// `POST /emulator/reset` does; the access key, CA and counters stay.
+    pub fn reset(&self) {
+        self.state.reset()
+    }
+
+    /// What `GET /emulator/state` answers: `counts`, `users` (ids, deleted or not) and
+    /// `threads` (id, topic, participants, message counts); never keys, tokens or content.
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::start()?;
+    /// let user = emu.create_user();
+    /// assert_eq!(emu.state()["counts"]["users"], 1);
+    /// assert_eq!(emu.state()["users"][0]["id"], user.as_str());
+    /// emu.reset();
+    /// assert_eq!(emu.state()["counts"]["users"], 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn state(&self) -> serde_json::Value {
+        crate::admin::snapshot(&self.state)
+    }
+
     /// Replaces the fault configuration (and restarts its sequence and random generator).
     pub fn set_faults(&self, faults: Faults) {
         self.state.0.faults.set(faults)

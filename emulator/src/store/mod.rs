@@ -12,6 +12,7 @@
 
 mod clock;
 pub(crate) mod event;
+mod inspect;
 mod listing;
 pub(crate) mod model;
 
