@@ -11,6 +11,7 @@
 //! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
+//! - `ratelimit`: `--rate-limits`, the service's per-operation rates (429 + `Retry-After`).
 //! - `state`: the state every route shares (users and tokens, threads, counters).
 //! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
 //! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
@@ -30,6 +31,7 @@ mod cors;
 mod faults;
 pub mod hmac;
 pub mod identity;
+mod ratelimit;
 mod server;
 mod state;
 mod store;

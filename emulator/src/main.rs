@@ -28,6 +28,7 @@ usage: acs-chat-emulator [FLAGS]
                       is written as PEM to a temporary file named in the ready line
   --cert FILE --key FILE
                       serve https with your own certificate chain and key (PEM)
+  --rate-limits       enforce the service's per-operation rates (429 + Retry-After)
   --fault-rate F      fraction 0..1 of requests to fault
   --faults LIST       429,500,503,close-before,close-after,truncate,malformed,delay:MS
                       (default with --fault-rate: 429,500,503)
@@ -73,6 +74,7 @@ struct Args {
     host: Option<String>,
     cors_origins: Vec<String>,
     tls: bool,
+    rate_limits: bool,
     cert: Option<String>,
     key: Option<String>,
     port: u16,
@@ -86,6 +88,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         host: None,
         cors_origins: Vec::new(),
         tls: false,
+        rate_limits: false,
         cert: None,
         key: None,
         port: 0,
@@ -103,6 +106,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             "--help" | "-h" => return Ok(Command::Print(USAGE.to_string())),
             "--tls" => {
                 out.tls = true;
+                continue;
+            }
+            "--rate-limits" => {
+                out.rate_limits = true;
                 continue;
             }
             "--version" | "-V" => {
@@ -255,6 +262,7 @@ fn main() -> ExitCode {
     } else if args.tls {
         builder = builder.tls();
     }
+    builder = builder.rate_limits(args.rate_limits);
     let emu = match builder.start() {
         Ok(e) => e,
         Err(e) => {

@@ -79,6 +79,7 @@ pub struct EmulatorBuilder {
     limits: ConnectionLimits,
     cors: Cors,
     tls: Option<TlsSource>,
+    rate_limits: Option<Duration>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -90,6 +91,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("limits", &self.limits)
             .field("cors", &self.cors)
             .field("tls", &self.tls)
+            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +181,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Enforces the service's documented per-operation rates (10 sends per 10 s per thread,
+    /// 50 list-messages and 5 typing notifications per 10 s per user and thread), answering
+    /// 429 with `Retry-After` and `retry-after-ms`. Default: off.
+    pub fn rate_limits(mut self, on: bool) -> Self {
+        self.rate_limits = on.then_some(crate::ratelimit::SERVICE_WINDOW);
+        self
+    }
+
+    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay),
+    /// so a test of a throttled loop runs quickly: `Duration::from_millis(100)` allows 10
+    /// sends per 100 ms per thread.
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.rate_limits = Some(window);
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
@@ -211,6 +229,7 @@ impl EmulatorBuilder {
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let handshake_timeout = self.limits.header_read_timeout;
         let state = AppState::new(endpoint.clone(), &key, FaultState::new(self.faults));
+        state.0.rate_limits.configure(self.rate_limits);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("acs-chat-emulator")
