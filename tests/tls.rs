@@ -17,7 +17,10 @@ use acs_chat_emulator::Emulator;
 /// participants, delete the thread.
 #[test]
 fn quickstart_runs_over_https_with_emulator_ca() {
-    let emu = Emulator::builder().tls().start().expect("emulator over https");
+    let emu = Emulator::builder()
+        .tls()
+        .start()
+        .expect("emulator over https");
     assert!(emu.endpoint().starts_with("https://"), "{}", emu.endpoint());
     let ca = emu.ca_pem().expect("a development CA");
     let identity = CommunicationIdentityClient::from_connection_string_with_options(
@@ -106,7 +109,10 @@ fn quickstart_runs_over_https_with_emulator_ca() {
 /// any request.
 #[test]
 fn https_without_ca_is_refused_and_junk_ca_is_invalid_argument() {
-    let emu = Emulator::builder().tls().start().expect("emulator over https");
+    let emu = Emulator::builder()
+        .tls()
+        .start()
+        .expect("emulator over https");
     let (_user, token) = emu.user_with_token();
     let plain = ChatClient::new(
         &emu.endpoint(),
@@ -129,7 +135,13 @@ fn https_without_ca_is_refused_and_junk_ca_is_invalid_argument() {
         },
     );
     assert!(
-        matches!(junk, Err(Error::InvalidArgument { name: "root_certificates", .. })),
+        matches!(
+            junk,
+            Err(Error::InvalidArgument {
+                name: "root_certificates",
+                ..
+            })
+        ),
         "{junk:?}"
     );
     let junk = CommunicationIdentityClient::from_connection_string_with_options(
@@ -140,7 +152,13 @@ fn https_without_ca_is_refused_and_junk_ca_is_invalid_argument() {
         },
     );
     assert!(
-        matches!(junk, Err(Error::InvalidArgument { name: "root_certificates", .. })),
+        matches!(
+            junk,
+            Err(Error::InvalidArgument {
+                name: "root_certificates",
+                ..
+            })
+        ),
         "{:?}",
         junk.err()
     );

@@ -165,15 +165,24 @@ mod tests {
             origins: Some(vec!["https://App.test/".into()]),
         };
         let ok = cors
-            .preflight(&Method::OPTIONS, &preflight_headers("https://app.test", "authorization"))
+            .preflight(
+                &Method::OPTIONS,
+                &preflight_headers("https://app.test", "authorization"),
+            )
             .expect("a preflight");
         assert_eq!(ok.status(), StatusCode::NO_CONTENT);
         let no = cors
-            .preflight(&Method::OPTIONS, &preflight_headers("https://evil.test", "authorization"))
+            .preflight(
+                &Method::OPTIONS,
+                &preflight_headers("https://evil.test", "authorization"),
+            )
             .expect("a preflight");
         assert_eq!(no.status(), StatusCode::FORBIDDEN);
         let mut out = HeaderMap::new();
-        cors.decorate(Some(&HeaderValue::from_static("https://evil.test")), &mut out);
+        cors.decorate(
+            Some(&HeaderValue::from_static("https://evil.test")),
+            &mut out,
+        );
         assert!(out.is_empty(), "decorated a disallowed origin: {out:?}");
     }
 

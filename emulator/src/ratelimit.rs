@@ -164,7 +164,11 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..10u64 {
             let at = t0 + Duration::from_millis(i * 100);
-            assert_eq!(l.admit_at(Op::SendMessage, "a", "u1", at), Ok(()), "send {i}");
+            assert_eq!(
+                l.admit_at(Op::SendMessage, "a", "u1", at),
+                Ok(()),
+                "send {i}"
+            );
         }
         let at = t0 + Duration::from_secs(2);
         assert_eq!(

@@ -67,8 +67,8 @@ fn tls_error(what: &str, e: impl std::fmt::Display) -> io::Error {
 fn generate(names: &[String]) -> io::Result<(String, String, String)> {
     let today = chrono::Utc::now();
     let (year, month, day) = (today.year(), today.month() as u8, today.day().min(28) as u8);
-    let mut ca = CertificateParams::new(Vec::<String>::new())
-        .map_err(|e| tls_error("CA parameters", e))?;
+    let mut ca =
+        CertificateParams::new(Vec::<String>::new()).map_err(|e| tls_error("CA parameters", e))?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.distinguished_name
         .push(DnType::CommonName, "acs-chat-emulator development CA");

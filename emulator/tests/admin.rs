@@ -13,15 +13,15 @@ fn signed(emu: &Emulator, method: &str, path: &str, key: &str) -> Reply {
     let key = base64::engine::general_purpose::STANDARD
         .decode(key)
         .expect("base64 key");
-    let host = emu
-        .endpoint()
-        .trim_start_matches("http://")
-        .to_string();
+    let host = emu.endpoint().trim_start_matches("http://").to_string();
     let date = chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
     let hash = hmac::content_hash(b"");
-    let signature = hmac::sign(&key, &hmac::string_to_sign(method, path, &date, &host, &hash));
+    let signature = hmac::sign(
+        &key,
+        &hmac::string_to_sign(method, path, &date, &host, &hash),
+    );
     let c = Client {
         agent: agent(),
         base: emu.endpoint(),
@@ -66,7 +66,10 @@ fn state_lists_users_threads_and_counts_without_secrets() {
         .iter()
         .filter_map(|p| p["id"].as_str())
         .collect();
-    assert!(ids.contains(&alice.user.as_str()) && ids.contains(&bob.as_str()), "{ids:?}");
+    assert!(
+        ids.contains(&alice.user.as_str()) && ids.contains(&bob.as_str()),
+        "{ids:?}"
+    );
     for secret in [
         alice.token.as_str(),
         emu.access_key().as_str(),
@@ -91,9 +94,7 @@ fn reset_forgets_everything_but_key() {
     assert_eq!(v["counts"]["threads"], 0, "{v}");
     assert_eq!(v["counts"]["messages"], 0, "{v}");
     assert_eq!(emu.message_count(), 0);
-    alice
-        .get("/chat/threads")
-        .expect_error(401, "Unauthorized");
+    alice.get("/chat/threads").expect_error(401, "Unauthorized");
     let fresh = Client::new(&emu);
     fresh.create_thread("after reset", &[]);
     fresh

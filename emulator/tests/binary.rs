@@ -141,7 +141,10 @@ fn binary_host_flag_binds_given_address() {
         .output()
         .expect("run the emulator binary");
     assert_eq!(out.status.code(), Some(1), "unresolvable host: {out:?}");
-    assert!(out.stdout.is_empty(), "unresolvable host printed a ready line");
+    assert!(
+        out.stdout.is_empty(),
+        "unresolvable host printed a ready line"
+    );
 }
 
 /// An agent that trusts only the PEM certificates in `ca_pem`.
@@ -173,7 +176,9 @@ fn binary_tls_serves_https_with_ca_in_ready_line() {
     let (mut child, ready) = start(&["--tls"]);
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     assert!(endpoint.starts_with("https://127.0.0.1:"), "{ready}");
-    let ca_path = ready["ca_cert"].as_str().expect("ca_cert in the ready line");
+    let ca_path = ready["ca_cert"]
+        .as_str()
+        .expect("ca_cert in the ready line");
     let ca = std::fs::read(ca_path).expect("read the CA file");
     let trusting = agent_trusting(&ca);
     let port = endpoint.rsplit(':').next().expect("port");

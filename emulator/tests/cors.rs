@@ -50,7 +50,10 @@ x-ms-date,x-ms-content-sha256,repeatability-request-id,repeatability-first-sent,
         }
         let allowed = r.header("access-control-allow-headers").unwrap_or("");
         for h in asked.split(',') {
-            assert!(allowed.split(", ").any(|a| a == h), "{path}: {h} not in {allowed}");
+            assert!(
+                allowed.split(", ").any(|a| a == h),
+                "{path}: {h} not in {allowed}"
+            );
         }
     }
 }
@@ -61,7 +64,9 @@ x-ms-date,x-ms-content-sha256,repeatability-request-id,repeatability-first-sent,
 fn response_exposes_headers_sdks_read() {
     let emu = Emulator::start().expect("emulator");
     let c = Client::new(&emu);
-    let body = serde_json::json!({"topic": "cors"}).to_string().into_bytes();
+    let body = serde_json::json!({"topic": "cors"})
+        .to_string()
+        .into_bytes();
     let r = c.send_raw(
         "POST",
         &c.url("/chat/threads?api-version=2024-03-07"),
@@ -102,13 +107,28 @@ fn configured_origins_refuse_other_origins() {
         .start()
         .expect("emulator");
     let path = "/chat/threads?api-version=2024-03-07";
-    let ok = preflight(&emu.endpoint(), path, "https://app.example", "authorization");
+    let ok = preflight(
+        &emu.endpoint(),
+        path,
+        "https://app.example",
+        "authorization",
+    );
     assert_eq!(ok.status, 204, "{ok:?}");
-    let no = preflight(&emu.endpoint(), path, "https://evil.example", "authorization");
+    let no = preflight(
+        &emu.endpoint(),
+        path,
+        "https://evil.example",
+        "authorization",
+    );
     no.expect_error(403, "CorsOriginNotAllowed");
     assert_eq!(no.header("access-control-allow-origin"), None, "{no:?}");
     let c = Client::new(&emu);
-    let r = c.send_raw("GET", &c.url(path), None, &[("Origin", "https://evil.example")]);
+    let r = c.send_raw(
+        "GET",
+        &c.url(path),
+        None,
+        &[("Origin", "https://evil.example")],
+    );
     r.expect(200);
     assert_eq!(r.header("access-control-allow-origin"), None, "{r:?}");
 }
@@ -118,6 +138,11 @@ fn configured_origins_refuse_other_origins() {
 fn options_without_preflight_headers_is_not_exempt() {
     let emu = Emulator::start().expect("emulator");
     let c = Client::new(&emu).with_token("");
-    let r = c.send_raw("OPTIONS", &c.url("/chat/threads?api-version=2024-03-07"), None, &[]);
+    let r = c.send_raw(
+        "OPTIONS",
+        &c.url("/chat/threads?api-version=2024-03-07"),
+        None,
+        &[],
+    );
     assert_eq!(r.status, 401, "{r:?}");
 }

@@ -270,7 +270,10 @@ fn add_participants_past_250_per_thread_is_bad_request() {
     c.post(&path, &json!({ "participants": one_more }))
         .expect_error(400, "BadRequest");
     let (listed, _) = c.walk(
-        &format!("/chat/threads/{}/participants?maxPageSize=200", enc(&thread)),
+        &format!(
+            "/chat/threads/{}/participants?maxPageSize=200",
+            enc(&thread)
+        ),
         common::V2024,
     );
     assert_eq!(listed.len(), 250, "participants after the refused add");
@@ -302,7 +305,10 @@ fn rate_limits_answer_429_with_retry_after() {
         .header("retry-after-ms")
         .and_then(|v| v.parse().ok())
         .expect("retry-after-ms");
-    assert!(ms <= 10_000 && ms.div_ceil(1000) == secs, "{ms} ms vs {secs} s");
+    assert!(
+        ms <= 10_000 && ms.div_ceil(1000) == secs,
+        "{ms} ms vs {secs} s"
+    );
     let typing = format!("/chat/threads/{}/typing", enc(&thread));
     for _ in 0..5 {
         c.post(&typing, &json!({})).expect(200);

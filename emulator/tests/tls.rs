@@ -30,7 +30,10 @@ fn tls_emulator_serves_chat_and_links_over_https() {
     let agent = agent_trusting(&ca);
     let (_user, token) = emu.user_with_token();
     let resp = agent
-        .post(format!("{}/chat/threads?api-version=2024-03-07", emu.endpoint()))
+        .post(format!(
+            "{}/chat/threads?api-version=2024-03-07",
+            emu.endpoint()
+        ))
         .header("Authorization", format!("Bearer {token}"))
         .send_json(serde_json::json!({"topic": "over tls"}))
         .expect("create thread over https");
@@ -55,7 +58,10 @@ fn tls_emulator_refuses_client_trusting_other_ca() {
     let b = Emulator::builder().tls().start().expect("emulator b");
     let agent = agent_trusting(&b.ca_pem().expect("CA b"));
     let r = agent
-        .get(format!("{}/chat/threads?api-version=2024-03-07", a.endpoint()))
+        .get(format!(
+            "{}/chat/threads?api-version=2024-03-07",
+            a.endpoint()
+        ))
         .call();
     assert!(r.is_err(), "trusted a certificate of another CA: {r:?}");
 }
@@ -78,15 +84,25 @@ fn tls_pem_serves_callers_certificate() {
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .expect("ext file");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let p = |p: &std::path::Path| p.to_string_lossy().to_string();
     let steps: Vec<Vec<String>> = vec![
-        [&["req", "-x509"][..], &ec, &["-days", "2", "-subj", "/CN=test CA", "-keyout"]]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .chain([p(&ca_key), "-out".into(), p(&ca)])
-            .collect(),
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-days", "2", "-subj", "/CN=test CA", "-keyout"],
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p(&ca_key), "-out".into(), p(&ca)])
+        .collect(),
         [&["req"][..], &ec, &["-subj", "/CN=localhost", "-keyout"]]
             .concat()
             .iter()
@@ -118,9 +134,16 @@ fn tls_pem_serves_callers_certificate() {
         .tls_pem(cert_pem, key_pem)
         .start()
         .expect("emulator with own certificate");
-    assert_eq!(emu.ca_pem(), None, "no generated CA with an own certificate");
+    assert_eq!(
+        emu.ca_pem(),
+        None,
+        "no generated CA with an own certificate"
+    );
     let r = agent_trusting(&ca_pem)
-        .get(format!("{}/chat/threads?api-version=2024-03-07", emu.endpoint()))
+        .get(format!(
+            "{}/chat/threads?api-version=2024-03-07",
+            emu.endpoint()
+        ))
         .call()
         .expect("https with own certificate");
     assert_eq!(r.status().as_u16(), 401);

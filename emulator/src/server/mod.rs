@@ -9,7 +9,9 @@
 //! keep-alive, and every response is written from one buffer.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,9 +29,9 @@ use accept::{accept_loop, Serve};
 use connection::ConnectionLimits;
 
 use crate::cors::Cors;
-use crate::tls::{TlsListener, TlsSource};
 use crate::faults::{FaultState, Faults};
 use crate::state::AppState;
+use crate::tls::{TlsListener, TlsSource};
 
 /// A running emulator. Dropping it shuts the server down and joins its thread.
 ///
