@@ -194,7 +194,17 @@ fn json_string(s: &str) -> String {
 fn write_ca(emu: &Emulator, pem: &str) -> std::io::Result<std::path::PathBuf> {
     let port = emu.endpoint().rsplit(':').next().unwrap_or("0").to_string();
     let path = std::env::temp_dir().join(format!("acs-chat-emulator-{port}-ca.pem"));
-    std::fs::write(&path, pem)?;
+    // A fresh file, never through a link someone else left at that name.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    file.write_all(pem.as_bytes())?;
     Ok(path)
 }
 
