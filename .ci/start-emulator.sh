@@ -5,7 +5,8 @@
 #   source .ci/start-emulator.sh
 #   start_emulator <label> [extra emulator flags...]
 #
-# Sets EMU_PID, EMU_ENDPOINT (no trailing /), EMU_CONNECTION_STRING and EMU_LOG (its stderr),
+# Sets EMU_PID, EMU_ENDPOINT (no trailing /), EMU_CONNECTION_STRING, EMU_CA_CERT (the CA file
+# with --tls, else empty) and EMU_LOG (its stderr),
 # and installs an EXIT trap that stops the emulator and removes its files and every path the
 # caller appends to EMU_TEMP_FILES (space-separated, no spaces inside paths). On failure it
 # prints "<label>: ..." with the emulator's log and exits 1.
@@ -22,12 +23,12 @@ stop_emulator() {
     rm -f ${EMU_TEMP_FILES}
 }
 
-# Prints the value of string key $1 of the JSON object on stdin.
+# Prints the value of string key $1 of the JSON object on stdin (empty when absent).
 _emu_json_field() {
     if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+        python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
     else
-        node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"
+        node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]] ?? ""))' "$1"
     fi
 }
 
@@ -65,4 +66,9 @@ start_emulator() {
     EMU_ENDPOINT=$(printf '%s' "$line" | _emu_json_field endpoint)
     EMU_ENDPOINT=${EMU_ENDPOINT%/}
     EMU_CONNECTION_STRING=$(printf '%s' "$line" | _emu_json_field connection_string)
+    EMU_CA_CERT=$(printf '%s' "$line" | _emu_json_field ca_cert)
+    if [ -z "$EMU_ENDPOINT" ] || [ -z "$EMU_CONNECTION_STRING" ]; then
+        echo "$label: the ready line lacks endpoint or connection_string: $line"
+        exit 1
+    fi
 }

@@ -45,6 +45,7 @@ mod http;
 pub mod identity;
 pub mod models;
 mod pager;
+mod tls;
 mod watch;
 
 pub use client::{

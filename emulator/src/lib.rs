@@ -5,9 +5,13 @@
 //!   over the stream; `server::connection`, each connection's timeouts and the connection cap;
 //!   `server::respond`, fault injection and the headers every response carries.
 //! - `faults`: [`Faults`] and [`Fault`].
+//! - `tls`: the development CA and server certificate (`rcgen`), https (`tokio-rustls`).
+//! - `cors`: preflights and the CORS headers of responses, for browser apps.
+//! - `admin`: `POST /emulator/reset` and `GET /emulator/state`, signed with the access key.
 //! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
+//! - `ratelimit`: `--rate-limits`, the service's per-operation rates (429 + `Retry-After`).
 //! - `state`: the state every route shares (users and tokens, threads, counters).
 //! - `chat`: the 16 chat operations as handlers (parse, call the store, render) and paging.
 //! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
@@ -20,14 +24,18 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod auth;
 mod chat;
+mod cors;
 mod faults;
 pub mod hmac;
 pub mod identity;
+mod ratelimit;
 mod server;
 mod state;
 mod store;
+mod tls;
 mod wire;
 
 pub use faults::{Fault, Faults};
@@ -37,6 +45,7 @@ pub use server::{Emulator, EmulatorBuilder};
 fn app(state: state::AppState) -> axum::Router {
     axum::Router::new()
         .merge(identity::routes::<state::AppState>())
+        .merge(admin::routes())
         .fallback(chat::dispatch)
         .with_state(state)
 }

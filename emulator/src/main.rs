@@ -1,13 +1,12 @@
 //! `acs-chat-emulator`: runs the emulator as a process.
 //!
 //! ```text
-//! cargo run -p acs-chat-emulator -- --port 8080 [--access-key KEY]
-//!     [--fault-rate 0.2 --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS]
-//!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]
+//! cargo run -p acs-chat-emulator -- [--host 127.0.0.1] [--port 8080] [--access-key KEY] …
 //! ```
 //!
-//! Prints one JSON line `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to
-//! stderr, and stops cleanly on SIGINT or SIGTERM.
+//! `--help` lists every flag. Prints one JSON line
+//! `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to stderr, and stops
+//! cleanly on SIGINT or SIGTERM.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -15,9 +14,34 @@ use std::time::Duration;
 
 use acs_chat_emulator::{Emulator, Fault, Faults};
 
-const USAGE: &str = "usage: acs-chat-emulator [--port N] [--access-key BASE64] \
-[--fault-rate F --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS] \
-[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]";
+/// What `--help` prints (on stdout, exit 0).
+const USAGE: &str = "\
+acs-chat-emulator: a local stand-in for the Azure Communication Services Chat and Identity API
+
+usage: acs-chat-emulator [FLAGS]
+
+  --host ADDR         address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)
+  --port N            port to listen on (default 0: a free one)
+  --access-key BASE64 the resource's access key (default: random)
+  --cors-origin URL   browser origin allowed to call (repeatable; default: any)
+  --tls               serve https with a development CA made at start; its certificate
+                      is written as PEM to a temporary file named in the ready line
+  --cert FILE --key FILE
+                      serve https with your own certificate chain and key (PEM)
+  --rate-limits       enforce the service's per-operation rates (429 + Retry-After)
+  --fault-rate F      fraction 0..1 of requests to fault
+  --faults LIST       429,500,503,close-before,close-after,truncate,malformed,delay:MS
+                      (default with --fault-rate: 429,500,503)
+  --fault-seed N      seed of the fault generator
+  --latency-ms N      latency added to every request
+  --log-level LEVEL   off, error, warn (default), info, debug, trace
+  -h, --help          print this help and exit
+  -V, --version       print the version and exit
+
+When ready it prints one JSON line on stdout:
+  {\"endpoint\":\"http://127.0.0.1:PORT\",\"connection_string\":\"endpoint=...;accesskey=...\"}
+(with --tls also \"ca_cert\":\"/path/to/ca.pem\")
+and stops cleanly on SIGINT or SIGTERM.";
 
 /// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
 struct StderrLogger;
@@ -38,15 +62,35 @@ impl log::Log for StderrLogger {
 
 static LOGGER: StderrLogger = StderrLogger;
 
+/// What the command line asks for.
+enum Command {
+    /// Serve with these arguments.
+    Run(Box<Args>),
+    /// Print this text on stdout and exit 0 (`--help`, `--version`).
+    Print(String),
+}
+
 struct Args {
+    host: Option<String>,
+    cors_origins: Vec<String>,
+    tls: bool,
+    rate_limits: bool,
+    cert: Option<String>,
+    key: Option<String>,
     port: u16,
     log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut out = Args {
+        host: None,
+        cors_origins: Vec::new(),
+        tls: false,
+        rate_limits: false,
+        cert: None,
+        key: None,
         port: 0,
         log_level: log::LevelFilter::Warn,
         access_key: None,
@@ -57,8 +101,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (flag.clone(), None),
         };
-        if name == "--help" || name == "-h" {
-            return Err(USAGE.to_string());
+        // Flags without a value.
+        match name.as_str() {
+            "--help" | "-h" => return Ok(Command::Print(USAGE.to_string())),
+            "--tls" => {
+                out.tls = true;
+                continue;
+            }
+            "--rate-limits" => {
+                out.rate_limits = true;
+                continue;
+            }
+            "--version" | "-V" => {
+                return Ok(Command::Print(format!(
+                    "acs-chat-emulator {}",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            _ => {}
         }
         let value = match inline.or_else(|| args.next()) {
             Some(v) => v,
@@ -66,6 +126,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         };
         let bad = |what: &str| format!("{name}: {what} expected, got '{value}'");
         match name.as_str() {
+            "--host" => out.host = Some(value.clone()),
+            "--cors-origin" => out.cors_origins.push(value.clone()),
+            "--cert" => out.cert = Some(value.clone()),
+            "--key" => out.key = Some(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
             "--log-level" => {
@@ -96,6 +160,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             _ => return Err(format!("unknown flag {name}\n{USAGE}")),
         }
     }
+    if out.cert.is_some() != out.key.is_some() {
+        return Err(format!("--cert and --key go together\n{USAGE}"));
+    }
     if out.faults.rate > 0.0 && out.faults.kinds.is_empty() {
         out.faults.kinds = vec![
             Fault::TooManyRequests {
@@ -105,7 +172,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             Fault::ServiceUnavailable,
         ];
     }
-    Ok(out)
+    Ok(Command::Run(Box::new(out)))
 }
 
 fn json_string(s: &str) -> String {
@@ -120,6 +187,25 @@ fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Writes the development CA to `<temp>/acs-chat-emulator-<port>-ca.pem`, replacing an older
+/// one of a stopped emulator on the same port.
+fn write_ca(emu: &Emulator, pem: &str) -> std::io::Result<std::path::PathBuf> {
+    let port = emu.endpoint().rsplit(':').next().unwrap_or("0").to_string();
+    let path = std::env::temp_dir().join(format!("acs-chat-emulator-{port}-ca.pem"));
+    // A fresh file, never through a link someone else left at that name.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    file.write_all(pem.as_bytes())?;
+    Ok(path)
 }
 
 async fn wait_for_signal() {
@@ -147,7 +233,11 @@ async fn wait_for_signal() {
 
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
+        Ok(Command::Run(a)) => a,
+        Ok(Command::Print(text)) => {
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);
@@ -162,6 +252,27 @@ fn main() -> ExitCode {
     if let Some(k) = &args.access_key {
         builder = builder.access_key(k);
     }
+    if let Some(h) = &args.host {
+        builder = builder.host(h);
+    }
+    for origin in &args.cors_origins {
+        builder = builder.cors_origin(origin);
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|e| format!("acs-chat-emulator: cannot read {path}: {e}"))
+        };
+        match (read(cert), read(key)) {
+            (Ok(c), Ok(k)) => builder = builder.tls_pem(c, k),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else if args.tls {
+        builder = builder.tls();
+    }
+    builder = builder.rate_limits(args.rate_limits);
     let emu = match builder.start() {
         Ok(e) => e,
         Err(e) => {
@@ -169,8 +280,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let ca_file = match emu.ca_pem() {
+        Some(pem) => match write_ca(&emu, &pem) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("acs-chat-emulator: cannot write the CA certificate: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let ca_field = ca_file
+        .as_ref()
+        .map(|p| format!(",\"ca_cert\":{}", json_string(&p.to_string_lossy())))
+        .unwrap_or_default();
     let line = format!(
-        "{{\"endpoint\":{},\"connection_string\":{}}}",
+        "{{\"endpoint\":{},\"connection_string\":{}{ca_field}}}",
         json_string(&emu.endpoint()),
         json_string(&emu.connection_string())
     );
@@ -204,5 +329,10 @@ fn main() -> ExitCode {
         emu.connection_count()
     );
     drop(emu);
+    if let Some(path) = ca_file {
+        if let Err(e) = std::fs::remove_file(&path) {
+            eprintln!("acs-chat-emulator: cannot remove {}: {e}", path.display());
+        }
+    }
     ExitCode::SUCCESS
 }

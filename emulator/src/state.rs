@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use crate::auth::{Caller, ChatAccess, Scope};
 use crate::faults::FaultState;
 use crate::identity::Directory;
+use crate::ratelimit::RateLimiter;
 use crate::store::ChatStore;
 use crate::wire::ApiError;
 
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicU64,
     /// Fault injection.
     pub(crate) faults: FaultState,
+    /// `--rate-limits` (off unless configured).
+    pub(crate) rate_limits: RateLimiter,
 }
 
 impl crate::identity::IdentityState for AppState {
@@ -48,6 +51,7 @@ impl AppState {
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults,
+            rate_limits: RateLimiter::default(),
         }))
     }
 
@@ -86,6 +90,14 @@ impl AppState {
     pub(crate) fn revoke(&self, user: &str) {
         // Revoking an unknown user changes nothing, as with the service.
         let _ = self.0.directory.revoke(user);
+    }
+
+    /// Forgets every user, token, thread, message and idempotency record; the key and the
+    /// counters stay.
+    pub(crate) fn reset(&self) {
+        self.0.chat.reset();
+        self.0.directory.clear();
+        self.0.rate_limits.clear();
     }
 
     pub(crate) fn count_request(&self) {

@@ -250,3 +250,76 @@ fn delete_deleted_thread_checks_participant_and_scope_first() {
     assert_eq!(deleted, live, "deleted thread answers as the live one did");
     owner.delete(&path).expect(204);
 }
+
+/// A thread holds at most 250 participants: adding past that is a 400 in the service's
+/// shape and adds no one; up to it succeeds.
+#[test]
+fn add_participants_past_250_per_thread_is_bad_request() {
+    let emu = Emulator::start().expect("emulator");
+    let c = Client::new(&emu);
+    let thread = c.create_thread("full", &[]);
+    let path = format!("/chat/threads/{}/participants/:add", enc(&thread));
+    // The creator plus 2 batches of 120 and one of 9: 250.
+    for n in [120, 120, 9] {
+        let batch: Vec<Value> = (0..n)
+            .map(|_| participant(&emu.create_user(), "Member"))
+            .collect();
+        c.post(&path, &json!({ "participants": batch })).expect(201);
+    }
+    let one_more = vec![participant(&emu.create_user(), "Too many")];
+    c.post(&path, &json!({ "participants": one_more }))
+        .expect_error(400, "BadRequest");
+    let (listed, _) = c.walk(
+        &format!(
+            "/chat/threads/{}/participants?maxPageSize=200",
+            enc(&thread)
+        ),
+        common::V2024,
+    );
+    assert_eq!(listed.len(), 250, "participants after the refused add");
+}
+
+/// With `rate_limits(true)`, the 11th send within 10 s on one thread gets 429 with
+/// `Retry-After` (seconds) and `retry-after-ms`; the 6th typing notification of a user too;
+/// without it nothing is throttled.
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let emu = Emulator::builder()
+        .rate_limits(true)
+        .start()
+        .expect("emulator");
+    let c = Client::new(&emu);
+    let thread = c.create_thread("throttled", &[]);
+    for _ in 0..10 {
+        c.send(&thread, "within the rate");
+    }
+    let path = format!("/chat/threads/{}/messages", enc(&thread));
+    let r = c.post(&path, &json!({"content": "one too many"}));
+    r.expect_error(429, "TooManyRequests");
+    let secs: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=10).contains(&secs), "Retry-After {secs}");
+    let ms: u64 = r
+        .header("retry-after-ms")
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after-ms");
+    assert!(
+        ms <= 10_000 && ms.div_ceil(1000) == secs,
+        "{ms} ms vs {secs} s"
+    );
+    let typing = format!("/chat/threads/{}/typing", enc(&thread));
+    for _ in 0..5 {
+        c.post(&typing, &json!({})).expect(200);
+    }
+    c.post(&typing, &json!({}))
+        .expect_error(429, "TooManyRequests");
+
+    let free = Emulator::start().expect("emulator");
+    let f = Client::new(&free);
+    let t = f.create_thread("free", &[]);
+    for _ in 0..20 {
+        f.send(&t, "no limits by default");
+    }
+}

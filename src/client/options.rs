@@ -70,6 +70,10 @@ pub struct ChatClientOptions {
     /// unencrypted; only for test networks. Default: `false` (`http://` only to 127.0.0.0/8,
     /// `::1` and `localhost`).
     pub allow_insecure_http: bool,
+    /// Root certificates (PEM text, each entry one or more `CERTIFICATE`s) trusted for
+    /// `https://` instead of the public roots, e.g. the emulator's development CA
+    /// (`Emulator::ca_pem()`). Verification stays on. Default: empty (the public roots).
+    pub root_certificates: Vec<String>,
 }
 
 impl Default for ChatClientOptions {
@@ -81,6 +85,7 @@ impl Default for ChatClientOptions {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             allow_insecure_http: false,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -122,6 +127,10 @@ impl ChatClientOptions {
             connect_timeout: self.connect_timeout,
             call_timeout: self.call_timeout,
             max_response_body: self.max_response_body,
+            root_certificates: crate::tls::parse_root_certificates(
+                "root_certificates",
+                &self.root_certificates,
+            )?,
             ..PipelineOptions::default()
         })
     }

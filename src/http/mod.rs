@@ -62,6 +62,8 @@ pub(crate) struct PipelineOptions {
     pub(crate) max_response_body: u64,
     /// The `User-Agent` header, e.g. `azsdk-rust-communication-chat/0.1.0`.
     pub(crate) user_agent: String,
+    /// Root certificates trusted instead of the public ones; empty: the public ones.
+    pub(crate) root_certificates: Vec<ureq::tls::Certificate<'static>>,
 }
 
 impl Default for PipelineOptions {
@@ -75,6 +77,7 @@ impl Default for PipelineOptions {
                 "azsdk-rust-communication-chat/{}",
                 env!("CARGO_PKG_VERSION")
             ),
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -437,6 +440,7 @@ impl Pipeline {
             // concurrent thread opened a new connection (benches/e2e.rs, concurrency).
             .max_idle_connections(MAX_IDLE_CONNECTIONS)
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
+            .tls_config(crate::tls::config(&options.root_certificates).unwrap_or_default())
             .build();
         // ureq's own resolver spawns a lookup thread per request once a timeout is set; see
         // `resolve.rs`.

@@ -54,6 +54,9 @@ pub struct CommunicationIdentityClientOptions {
     /// Allow plain `http://` to hosts other than loopback ones. Default: `false` (the access
     /// key signs every request; a signed request seen on the network can be replayed).
     pub allow_insecure_http: bool,
+    /// Root certificates (PEM text) trusted for `https://` instead of the public roots, e.g.
+    /// the emulator's development CA. Default: empty (the public roots).
+    pub root_certificates: Vec<String>,
 }
 
 impl Default for CommunicationIdentityClientOptions {
@@ -65,6 +68,7 @@ impl Default for CommunicationIdentityClientOptions {
             call_timeout: pipeline.call_timeout,
             connect_timeout: pipeline.connect_timeout,
             allow_insecure_http: false,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -210,7 +214,10 @@ impl CommunicationIdentityClient {
         if options.api_version.trim().is_empty() {
             return Err(Error::invalid_argument("api_version", "must not be empty"));
         }
+        let root_certificates =
+            crate::tls::parse_root_certificates("root_certificates", &options.root_certificates)?;
         let pipeline = Pipeline::new(PipelineOptions {
+            root_certificates,
             retry: options.retry,
             connect_timeout: options.connect_timeout,
             call_timeout: options.call_timeout,

@@ -164,6 +164,9 @@ fn handle(
     let query = Query::parse(raw_query)?;
     let version = require_version(&query)?;
     let caller = state.authenticate(headers)?;
+    if let Some(throttled) = rate_limited(state, &route, method, &caller.user_id) {
+        return Ok(throttled);
+    }
     let ctx = Ctx {
         state,
         version,
@@ -192,6 +195,18 @@ fn handle(
         (Route::Typing(t), Method::POST) => participants::typing(&ctx, &t),
         (_, m) => Err(method_not_allowed(&m)),
     }
+}
+
+/// The 429 of `--rate-limits` when this request is past its operation's rate.
+fn rate_limited(state: &AppState, route: &Route, method: &Method, user: &str) -> Option<Response> {
+    use crate::ratelimit::Op;
+    let (op, thread) = match (route, method) {
+        (Route::Messages(t), &Method::POST) => (Op::SendMessage, t),
+        (Route::Messages(t), &Method::GET) => (Op::ListMessages, t),
+        (Route::Typing(t), &Method::POST) => (Op::Typing, t),
+        _ => return None,
+    };
+    state.0.rate_limits.check(op, thread, user)
 }
 
 /// A 201 with a `Location` header.

@@ -102,6 +102,23 @@ impl Directory {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Forgets every user (so every token issued so far stops working: its user is unknown).
+    /// The resource id, key and token counter stay.
+    pub fn clear(&self) {
+        self.users().clear();
+    }
+
+    /// Every user id the directory knows, sorted, with whether it was deleted. Never tokens.
+    pub fn user_ids(&self) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = self
+            .users()
+            .iter()
+            .map(|(id, u)| (id.clone(), u.deleted))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Creates a user, `8:acs:<resourceId>_<uuid>`, and returns its id.
     pub fn create_user(&self) -> String {
         let id = format!("8:acs:{}_{}", self.resource_id, uuid::Uuid::new_v4());

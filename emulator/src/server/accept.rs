@@ -18,19 +18,38 @@ use tokio::sync::{oneshot, Semaphore};
 
 use super::connection::{Activity, ConnectionLimits, Expired, OpenGuard, Watched};
 use super::respond::respond;
+use crate::cors::Cors;
 use crate::state::AppState;
 
-/// Where connections come from: a TCP listener today, a TLS acceptor over one next.
+/// Where connections come from: a TCP listener, or a TLS acceptor over one
+/// (`crate::tls::TlsListener`).
 pub(crate) trait Acceptor: Send + 'static {
-    /// One accepted connection's byte stream.
+    /// One accepted connection, before any handshake.
+    type Raw: Send + 'static;
+    /// One connection's byte stream, ready for HTTP.
     type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
 
     /// The next connection.
-    fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    fn accept(&self) -> impl Future<Output = io::Result<Self::Raw>> + Send;
+
+    /// Makes an accepted connection ready for HTTP (e.g. the TLS handshake). Runs on the
+    /// connection's own task, so a slow client never holds up the accept loop.
+    fn establish(
+        &self,
+        raw: Self::Raw,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + 'static;
 }
 
 impl Acceptor for TcpListener {
+    type Raw = TcpStream;
     type Stream = TcpStream;
+
+    fn establish(
+        &self,
+        raw: TcpStream,
+    ) -> impl Future<Output = io::Result<TcpStream>> + Send + 'static {
+        std::future::ready(Ok(raw))
+    }
 
     async fn accept(&self) -> io::Result<TcpStream> {
         let (stream, _) = TcpListener::accept(self).await?;
@@ -47,6 +66,8 @@ pub(crate) struct Serve {
     pub(crate) state: AppState,
     pub(crate) app: Router,
     pub(crate) limits: ConnectionLimits,
+    /// Which browser origins may call.
+    pub(crate) cors: Arc<Cors>,
     /// Connections open now.
     pub(crate) open: Arc<AtomicUsize>,
 }
@@ -71,12 +92,16 @@ pub(crate) async fn accept_loop<A: Acceptor>(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok(stream) => {
+                Ok(raw) => {
                     serve.state.0.connections.fetch_add(1, Ordering::Relaxed);
                     let serve = serve.clone();
+                    let establish = listener.establish(raw);
                     tokio::spawn(async move {
                         let _slot = slot;
-                        serve_connection(stream, serve).await;
+                        match establish.await {
+                            Ok(stream) => serve_connection(stream, serve).await,
+                            Err(e) => log::debug!("connection not established: {e}"),
+                        }
                     });
                 }
                 Err(e) => {
@@ -99,14 +124,16 @@ where
     let activity = Activity::new();
     let svc = TowerToHyperService::new(serve.app.clone());
     let state = serve.state.clone();
+    let cors = Arc::clone(&serve.cors);
     let in_service = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let state = state.clone();
+        let cors = Arc::clone(&cors);
         let svc = svc.clone();
         let activity = Arc::clone(&in_service);
         async move {
             activity.request_started();
-            let r = respond(&state, &svc, req).await;
+            let r = respond(&state, &cors, &svc, req).await;
             activity.request_finished();
             r
         }

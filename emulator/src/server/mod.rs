@@ -9,7 +9,9 @@
 //! keep-alive, and every response is written from one buffer.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdTcpListener};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,15 +21,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tokio::sync::oneshot;
 
-mod accept;
+pub(crate) mod accept;
 mod connection;
 mod respond;
 
 use accept::{accept_loop, Serve};
 use connection::ConnectionLimits;
 
+use crate::cors::Cors;
 use crate::faults::{FaultState, Faults};
 use crate::state::AppState;
+use crate::tls::{TlsListener, TlsSource};
 
 /// A running emulator. Dropping it shuts the server down and joins its thread.
 ///
@@ -43,6 +47,7 @@ pub struct Emulator {
     open: Arc<AtomicUsize>,
     endpoint: String,
     access_key: String,
+    ca_pem: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -69,24 +74,40 @@ impl std::fmt::Debug for Emulator {
 /// ```
 #[derive(Clone, Default)]
 pub struct EmulatorBuilder {
+    host: Option<String>,
     port: u16,
     access_key: Option<String>,
     faults: Faults,
     limits: ConnectionLimits,
+    cors: Cors,
+    tls: Option<TlsSource>,
+    rate_limits: Option<Duration>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatorBuilder")
+            .field("host", &self.host)
             .field("port", &self.port)
             .field("faults", &self.faults)
             .field("limits", &self.limits)
+            .field("cors", &self.cors)
+            .field("tls", &self.tls)
+            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }
 
 impl EmulatorBuilder {
-    /// Port on 127.0.0.1 to listen on; 0 (the default) picks a free one.
+    /// Address to listen on: an IP address (`0.0.0.0` or `::` for every interface) or a host
+    /// name that resolves to one. Default: `127.0.0.1`. The endpoint names the address, or
+    /// loopback when it is unspecified (`0.0.0.0` → `127.0.0.1`, `::` → `[::1]`).
+    pub fn host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
+    }
+
+    /// Port to listen on; 0 (the default) picks a free one.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
         self
@@ -126,10 +147,63 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Allows browser calls from `origin` (`scheme://host[:port]`, or `*`); call once per
+    /// origin. Without any call every origin is allowed. Preflights are answered without
+    /// authentication either way; a disallowed origin's preflight gets 403.
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.cors
+            .origins
+            .get_or_insert_with(Vec::new)
+            .push(origin.to_string());
+        self
+    }
+
+    /// Serves `https://` with a development CA made at start and a server certificate it
+    /// signs for `localhost`, `127.0.0.1`, `::1` and the [`host`](Self::host); clients trust
+    /// [`Emulator::ca_pem`].
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::builder().tls().start()?;
+    /// assert!(emu.endpoint().starts_with("https://127.0.0.1:"));
+    /// assert!(emu.ca_pem().expect("a CA").starts_with("-----BEGIN CERTIFICATE-----"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(TlsSource::Generate);
+        self
+    }
+
+    /// Serves `https://` with your own certificate chain (PEM, leaf first) and private key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1). [`Emulator::ca_pem`] is then `None`.
+    pub fn tls_pem(mut self, cert_chain: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsSource::Pem {
+            cert_chain: cert_chain.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Enforces the service's documented per-operation rates (10 sends per 10 s per thread,
+    /// 50 list-messages and 5 typing notifications per 10 s per user and thread), answering
+    /// 429 with `Retry-After` and `retry-after-ms`. Default: off.
+    pub fn rate_limits(mut self, on: bool) -> Self {
+        self.rate_limits = on.then_some(crate::ratelimit::SERVICE_WINDOW);
+        self
+    }
+
+    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay),
+    /// so a test of a throttled loop runs quickly: `Duration::from_millis(100)` allows 10
+    /// sends per 100 ms per thread.
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.rate_limits = Some(window);
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
-    /// The port cannot be bound, the access key is not base64, or the runtime cannot start.
+    /// The port cannot be bound, the access key is not base64, the TLS certificate or key
+    /// cannot be used (`InvalidInput`), or the runtime cannot start.
     pub fn start(self) -> io::Result<Emulator> {
         let access_key = match self.access_key {
             Some(k) => k,
@@ -144,11 +218,20 @@ impl EmulatorBuilder {
         let key = STANDARD.decode(access_key.trim()).map_err(|_| {
             io::Error::new(io::ErrorKind::InvalidInput, "the access key is not base64")
         })?;
-        let listener = StdTcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))?;
+        let tls = match &self.tls {
+            Some(source) => Some(crate::tls::material(source, self.host.as_deref())?),
+            None => None,
+        };
+        let bind = bind_address(self.host.as_deref(), self.port)?;
+        let listener = StdTcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let endpoint = format!("http://127.0.0.1:{port}");
+        let local = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{}", endpoint_authority(local));
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let handshake_timeout = self.limits.header_read_timeout;
         let state = AppState::new(endpoint.clone(), &key, FaultState::new(self.faults));
+        state.0.rate_limits.configure(self.rate_limits);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("acs-chat-emulator")
@@ -160,6 +243,7 @@ impl EmulatorBuilder {
             state: state.clone(),
             app,
             limits: self.limits,
+            cors: Arc::new(self.cors),
             open: Arc::new(AtomicUsize::new(0)),
         };
         let open = Arc::clone(&serve.open);
@@ -167,9 +251,23 @@ impl EmulatorBuilder {
             .name("acs-chat-emulator-accept".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => accept_loop(listener, serve, rx).await,
-                        Err(e) => log::error!("emulator cannot listen: {e}"),
+                    let tcp = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            log::error!("emulator cannot listen: {e}");
+                            return;
+                        }
+                    };
+                    match tls {
+                        None => accept_loop(tcp, serve, rx).await,
+                        Some(tls) => {
+                            let listener = TlsListener {
+                                tcp,
+                                acceptor: tokio_rustls::TlsAcceptor::from(tls.config),
+                                handshake_timeout,
+                            };
+                            accept_loop(listener, serve, rx).await
+                        }
                     }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
@@ -180,10 +278,38 @@ impl EmulatorBuilder {
             open,
             endpoint,
             access_key,
+            ca_pem,
             shutdown: Some(tx),
             thread: Some(thread),
         })
     }
+}
+
+/// Where to bind: `host` (default `127.0.0.1`) resolved, with `port`.
+fn bind_address(host: Option<&str>, port: u16) -> io::Result<SocketAddr> {
+    let Some(host) = host else {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bare, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the host '{bare}' resolves to no address"),
+        )
+    })
+}
+
+/// `ip:port` as a URL's authority, loopback for an unspecified address.
+fn endpoint_authority(local: SocketAddr) -> String {
+    let ip = match local.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port()).to_string()
 }
 
 impl Emulator {
@@ -200,7 +326,8 @@ impl Emulator {
         EmulatorBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (the host as [`EmulatorBuilder::host`] says), without a
+    /// trailing slash.
     pub fn endpoint(&self) -> String {
         self.endpoint.clone()
     }
@@ -213,6 +340,12 @@ impl Emulator {
     /// The resource's access key (base64).
     pub fn access_key(&self) -> String {
         self.access_key.clone()
+    }
+
+    /// With [`EmulatorBuilder::tls`], the development CA certificate (PEM) that clients
+    /// should trust; `None` over http or with your own certificate.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     /// Creates a user in-process (no HTTP): `8:acs:<resource>_<uuid>`.
@@ -257,6 +390,28 @@ impl Emulator {
     /// TCP connections open now (accepted and not yet closed by either side).
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Acquire)
+    }
+
+    /// Forgets every user, token, thread, message and idempotency record, as
+    /// `POST /emulator/reset` does; the access key, CA and counters stay.
+    pub fn reset(&self) {
+        self.state.reset()
+    }
+
+    /// What `GET /emulator/state` answers: `counts`, `users` (ids, deleted or not) and
+    /// `threads` (id, topic, participants, message counts); never keys, tokens or content.
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::start()?;
+    /// let user = emu.create_user();
+    /// assert_eq!(emu.state()["counts"]["users"], 1);
+    /// assert_eq!(emu.state()["users"][0]["id"], user.as_str());
+    /// emu.reset();
+    /// assert_eq!(emu.state()["counts"]["users"], 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn state(&self) -> serde_json::Value {
+        crate::admin::snapshot(&self.state)
     }
 
     /// Replaces the fault configuration (and restarts its sequence and random generator).

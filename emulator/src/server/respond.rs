@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::service::Service as _;
 use hyper_util::service::TowerToHyperService;
 
+use crate::cors::Cors;
 use crate::faults::Fault;
 use crate::state::AppState;
 use crate::wire::{ApiError, SUPPORTED_VERSIONS};
@@ -34,10 +35,17 @@ fn fault_error(status: StatusCode, code: &'static str, message: &str) -> Respons
 
 pub(crate) async fn respond(
     state: &AppState,
+    cors: &Cors,
     svc: &TowerToHyperService<Router>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Dropped> {
     state.count_request();
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    // A browser's preflight carries no credentials: answered before auth and faults.
+    if let Some(mut r) = cors.preflight(req.method(), req.headers()) {
+        add_common_headers(r.headers_mut(), false, None);
+        return Ok(r);
+    }
     let decision = state.0.faults.decide();
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
@@ -141,6 +149,7 @@ pub(crate) async fn respond(
         _ => Body::from(bytes),
     };
     add_common_headers(&mut parts.headers, chat, echo_id);
+    cors.decorate(origin.as_ref(), &mut parts.headers);
     log::debug!(
         "{what} -> {} (fault: {:?})",
         parts.status.as_u16(),

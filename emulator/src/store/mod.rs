@@ -12,6 +12,7 @@
 
 mod clock;
 pub(crate) mod event;
+mod inspect;
 mod listing;
 pub(crate) mod model;
 
@@ -32,6 +33,9 @@ pub(crate) use model::{merge_metadata, Content, Message, Participant, Receipt, T
 /// The most participants one create-thread or add-participants request may carry (the
 /// service's documented batch limit).
 pub(crate) const MAX_PARTICIPANTS_PER_REQUEST: usize = 200;
+
+/// The most participants one thread may have (the service's documented size limit).
+pub(crate) const MAX_PARTICIPANTS_PER_THREAD: usize = 250;
 
 /// The most bytes (UTF-8) of content and sender display name together one message may hold:
 /// the service's "28 KB" message size. Metadata has its own 1 KB limit.
@@ -568,6 +572,14 @@ impl ChatStore {
             let (added, invalid) = sort_participants(wanted, &mut present, user_exists);
             if added.is_empty() {
                 return Ok((invalid, Vec::new()));
+            }
+            if t.participants.len() + added.len() > MAX_PARTICIPANTS_PER_THREAD {
+                return Err(StoreError::Invalid(format!(
+                    "A chat thread can have at most {MAX_PARTICIPANTS_PER_THREAD} participants; \
+                     it has {} and {} would be added.",
+                    t.participants.len(),
+                    added.len()
+                )));
             }
             t.participants.extend(added.iter().cloned());
             let idx = t.push_system(
