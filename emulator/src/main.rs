@@ -4,7 +4,12 @@
 //! cargo run -p acs-chat-emulator -- --port 8080 [--access-key KEY]
 //!     [--fault-rate 0.2 --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS]
 //!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]
+//!     [--event-webhook URL]... [--event-types T1,T2] [--event-schema eventgrid|cloudevents]
 //! ```
+//!
+//! Each `--event-webhook` becomes an Event Grid event subscription (validated before the
+//! ready line; a webhook that does not validate stops the start); `--event-types` and
+//! `--event-schema` apply to every one.
 //!
 //! Prints one JSON line `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to
 //! stderr, and stops cleanly on SIGINT or SIGTERM.
@@ -13,11 +18,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use acs_chat_emulator::{Emulator, Fault, Faults};
+use acs_chat_emulator::{Emulator, EventSchema, Fault, Faults, SubscriptionOptions};
 
 const USAGE: &str = "usage: acs-chat-emulator [--port N] [--access-key BASE64] \
 [--fault-rate F --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS] \
-[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]";
+[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug] \
+[--event-webhook URL]... [--event-types T1,T2] [--event-schema eventgrid|cloudevents]";
 
 /// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
 struct StderrLogger;
@@ -43,6 +49,9 @@ struct Args {
     log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
+    event_webhooks: Vec<String>,
+    event_types: Vec<String>,
+    event_schema: EventSchema,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -51,6 +60,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         log_level: log::LevelFilter::Warn,
         access_key: None,
         faults: Faults::default(),
+        event_webhooks: Vec::new(),
+        event_types: Vec::new(),
+        event_schema: EventSchema::EventGrid,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -93,6 +105,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 out.faults.latency =
                     Duration::from_millis(value.parse().map_err(|_| bad("milliseconds"))?)
             }
+            "--event-webhook" => out.event_webhooks.push(value.clone()),
+            "--event-types" => {
+                out.event_types = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--event-schema" => out.event_schema = value.parse().map_err(|e: String| e)?,
             _ => return Err(format!("unknown flag {name}\n{USAGE}")),
         }
     }
@@ -169,6 +191,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for url in &args.event_webhooks {
+        let options = SubscriptionOptions::default()
+            .event_types(args.event_types.clone())
+            .schema(args.event_schema);
+        match emu.subscribe_events(url, options) {
+            Ok(name) => eprintln!("acs-chat-emulator: events to {url} (subscription {name})"),
+            Err(e) => {
+                eprintln!("acs-chat-emulator: --event-webhook {url}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let line = format!(
         "{{\"endpoint\":{},\"connection_string\":{}}}",
         json_string(&emu.endpoint()),

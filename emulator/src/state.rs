@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use crate::auth::{Caller, ChatAccess, Scope};
+use crate::events::Publisher;
 use crate::faults::FaultState;
 use crate::identity::Directory;
 use crate::store::ChatStore;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) connections: AtomicU64,
     /// Fault injection.
     pub(crate) faults: FaultState,
+    /// The Event Grid publisher every mutation hands its events to.
+    pub(crate) events: Publisher,
 }
 
 impl crate::identity::IdentityState for AppState {
@@ -40,14 +43,22 @@ impl crate::identity::IdentityState for AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(base_url: String, key: &[u8], faults: FaultState) -> AppState {
+    pub(crate) fn new(
+        base_url: String,
+        key: &[u8],
+        faults: FaultState,
+        events: impl FnOnce(&Directory) -> Publisher,
+    ) -> AppState {
+        let directory = Directory::new(key.to_vec());
+        let events = events(&directory);
         AppState(Arc::new(Shared {
             base_url,
-            directory: Directory::new(key.to_vec()),
+            directory,
             chat: ChatStore::default(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults,
+            events,
         }))
     }
 
@@ -86,6 +97,11 @@ impl AppState {
     pub(crate) fn revoke(&self, user: &str) {
         // Revoking an unknown user changes nothing, as with the service.
         let _ = self.0.directory.revoke(user);
+    }
+
+    /// Publishes the events of one mutation (never waits for delivery).
+    pub(crate) fn publish(&self, events: &[crate::store::ChatEvent]) {
+        self.0.events.publish(events)
     }
 
     pub(crate) fn count_request(&self) {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a different subset of these helpers.
 
+pub mod webhook;
+
 use std::time::Duration;
 
 use acs_chat_emulator::Emulator;
