@@ -47,7 +47,7 @@ pub(crate) fn publish(e: &ChatEvent, topic: &str) -> Vec<Value> {
                     r,
                     topic,
                     &tx,
-                    { message_data(m, actor, true) },
+                    message_data(m, actor, true),
                 ));
             }
         }
