@@ -582,3 +582,45 @@ fn batching_sends_waiting_events_together() {
     assert_eq!(total, 21, "sizes {sizes:?}");
     assert!(sizes.len() < 21, "no batch formed: {sizes:?}");
 }
+
+/// The binary subscribes each `--event-webhook` (validated before the ready line) with the
+/// `--event-schema` given, and refuses a bad schema with status 2.
+#[cfg(unix)]
+#[test]
+fn binary_event_webhook_flags_subscribe_before_ready() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let hook = webhook::start(accept_all);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args(["--port", "0", "--event-webhook", &hook.url])
+        .args([
+            "--event-types",
+            "ChatMessageReceived",
+            "--event-schema",
+            "cloudevents",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the emulator binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let h = hook
+        .rx
+        .try_recv()
+        .expect("the handshake came before the ready line");
+    assert_eq!(h.method, "OPTIONS", "CloudEvents handshake");
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args(["--event-schema", "xml"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("xml"),
+        "{out:?}"
+    );
+}

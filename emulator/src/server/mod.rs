@@ -312,9 +312,7 @@ impl Emulator {
     /// The URL is not `http://host[:port][/path]` ([`SubscribeError::InvalidUrl`]), or the
     /// endpoint did not validate within 3 tries ([`SubscribeError::Validation`], saying why).
     ///
-    /// # Panics
-    /// Called from inside a tokio runtime's thread it may block that runtime; call it from a
-    /// plain thread (or `spawn_blocking`).
+    /// It blocks the calling thread: from async code, call it in `spawn_blocking`.
     pub fn subscribe_events(
         &self,
         url: &str,
