@@ -17,6 +17,9 @@
 //! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
 //!   events (`store::event`); `store::model` is what it holds, `store::listing` the snapshot
 //!   listings, `store::clock` the seedable counters.
+//! - `events`: the Event Grid publisher: the fan-out of each domain event to ACS chat events,
+//!   their envelopes, webhook subscriptions ([`SubscriptionOptions`]) with the validation
+//!   handshake, retries and dead-lettering ([`DeadLetteredEvent`]).
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
@@ -28,6 +31,7 @@ mod admin;
 pub mod auth;
 mod chat;
 mod cors;
+mod events;
 mod faults;
 pub mod hmac;
 pub mod identity;
@@ -38,6 +42,7 @@ mod store;
 mod tls;
 mod wire;
 
+pub use events::{DeadLetteredEvent, EventSchema, EventStats, SubscribeError, SubscriptionOptions};
 pub use faults::{Fault, Faults};
 pub use server::{Emulator, EmulatorBuilder};
 

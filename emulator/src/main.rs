@@ -4,7 +4,9 @@
 //! cargo run -p acs-chat-emulator -- [--host 127.0.0.1] [--port 8080] [--access-key KEY] …
 //! ```
 //!
-//! `--help` lists every flag. Prints one JSON line
+//! `--help` lists every flag. Each `--event-webhook` becomes an Event Grid event subscription
+//! (validated before the ready line; a webhook that does not validate stops the start);
+//! `--event-types` and `--event-schema` apply to every one. Prints one JSON line
 //! `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to stderr, and stops
 //! cleanly on SIGINT or SIGTERM.
 
@@ -12,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use acs_chat_emulator::{Emulator, Fault, Faults};
+use acs_chat_emulator::{Emulator, EventSchema, Fault, Faults, SubscriptionOptions};
 
 /// What `--help` prints (on stdout, exit 0).
 const USAGE: &str = "\
@@ -35,6 +37,10 @@ usage: acs-chat-emulator [FLAGS]
   --fault-seed N      seed of the fault generator
   --latency-ms N      latency added to every request
   --log-level LEVEL   off, error, warn (default), info, debug, trace
+  --event-webhook URL publish chat events to this webhook as Event Grid does (repeatable;
+                      validated before the ready line)
+  --event-types LIST  only these event types (comma-separated; default: all)
+  --event-schema S    eventgrid (default) or cloudevents
   -h, --help          print this help and exit
   -V, --version       print the version and exit
 
@@ -81,6 +87,9 @@ struct Args {
     log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
+    event_webhooks: Vec<String>,
+    event_types: Vec<String>,
+    event_schema: EventSchema,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
@@ -95,6 +104,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         log_level: log::LevelFilter::Warn,
         access_key: None,
         faults: Faults::default(),
+        event_webhooks: Vec::new(),
+        event_types: Vec::new(),
+        event_schema: EventSchema::EventGrid,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -157,6 +169,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
                 out.faults.latency =
                     Duration::from_millis(value.parse().map_err(|_| bad("milliseconds"))?)
             }
+            "--event-webhook" => out.event_webhooks.push(value.clone()),
+            "--event-types" => {
+                out.event_types = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--event-schema" => out.event_schema = value.parse().map_err(|e: String| e)?,
             _ => return Err(format!("unknown flag {name}\n{USAGE}")),
         }
     }
@@ -294,6 +316,18 @@ fn main() -> ExitCode {
         .as_ref()
         .map(|p| format!(",\"ca_cert\":{}", json_string(&p.to_string_lossy())))
         .unwrap_or_default();
+    for url in &args.event_webhooks {
+        let options = SubscriptionOptions::default()
+            .event_types(args.event_types.clone())
+            .schema(args.event_schema);
+        match emu.subscribe_events(url, options) {
+            Ok(name) => eprintln!("acs-chat-emulator: events to {url} (subscription {name})"),
+            Err(e) => {
+                eprintln!("acs-chat-emulator: --event-webhook {url}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let line = format!(
         "{{\"endpoint\":{},\"connection_string\":{}{ca_field}}}",
         json_string(&emu.endpoint()),

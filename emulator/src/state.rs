@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use crate::auth::{Caller, ChatAccess, Scope};
+use crate::events::Publisher;
 use crate::faults::FaultState;
 use crate::identity::Directory;
 use crate::ratelimit::RateLimiter;
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) faults: FaultState,
     /// `--rate-limits` (off unless configured).
     pub(crate) rate_limits: RateLimiter,
+    /// The Event Grid publisher every mutation hands its events to.
+    pub(crate) events: Publisher,
 }
 
 impl crate::identity::IdentityState for AppState {
@@ -43,15 +46,23 @@ impl crate::identity::IdentityState for AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(base_url: String, key: &[u8], faults: FaultState) -> AppState {
+    pub(crate) fn new(
+        base_url: String,
+        key: &[u8],
+        faults: FaultState,
+        events: impl FnOnce(&Directory) -> Publisher,
+    ) -> AppState {
+        let directory = Directory::new(key.to_vec());
+        let events = events(&directory);
         AppState(Arc::new(Shared {
             base_url,
-            directory: Directory::new(key.to_vec()),
+            directory,
             chat: ChatStore::default(),
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults,
             rate_limits: RateLimiter::default(),
+            events,
         }))
     }
 
@@ -98,6 +109,11 @@ impl AppState {
         self.0.chat.reset();
         self.0.directory.clear();
         self.0.rate_limits.clear();
+    }
+
+    /// Publishes the events of one mutation (never waits for delivery).
+    pub(crate) fn publish(&self, events: &[crate::store::ChatEvent]) {
+        self.0.events.publish(events)
     }
 
     pub(crate) fn count_request(&self) {

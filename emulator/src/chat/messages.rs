@@ -42,7 +42,8 @@ pub(crate) fn send(ctx: &Ctx, tid: &str) -> ApiResult {
         sender_display_name,
         metadata,
     };
-    let (id, _events) = ctx.store().send_message(tid, &ctx.caller, new)?;
+    let (id, events) = ctx.store().send_message(tid, &ctx.caller, new)?;
+    ctx.state.publish(&events);
     let location = format!(
         "{}/chat/threads/{}/messages/{id}",
         ctx.base(),
@@ -87,12 +88,14 @@ pub(crate) fn update(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
     };
     let metadata = parse_string_map(body.get("metadata"), "Message metadata")?;
     let patch = MessagePatch { content, metadata };
-    ctx.store().update_message(tid, &ctx.caller, mid, patch)?;
+    let events = ctx.store().update_message(tid, &ctx.caller, mid, patch)?;
+    ctx.state.publish(&events);
     Ok(no_content())
 }
 
 /// DELETE …/messages/{id}
 pub(crate) fn delete(ctx: &Ctx, tid: &str, mid: &str) -> ApiResult {
-    ctx.store().delete_message(tid, &ctx.caller, mid)?;
+    let events = ctx.store().delete_message(tid, &ctx.caller, mid)?;
+    ctx.state.publish(&events);
     Ok(no_content())
 }

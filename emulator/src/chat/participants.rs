@@ -58,9 +58,10 @@ pub(crate) fn add(ctx: &Ctx, tid: &str) -> ApiResult {
         }
     };
     let wanted = parse_participants(list, ctx)?;
-    let (invalid, _events) = ctx
+    let (invalid, events) = ctx
         .store()
         .add_participants(tid, &ctx.caller, wanted, &|id| ctx.state.user_exists(id))?;
+    ctx.state.publish(&events);
     let body = if invalid.is_empty() {
         json!({})
     } else {
@@ -76,7 +77,8 @@ pub(crate) fn remove(ctx: &Ctx, tid: &str) -> ApiResult {
     let body = parse_object(ctx.body, false)?;
     let who = parse_identifier(&Value::Object(body))
         .ok_or_else(|| ApiError::bad_request("The body must be a communication identifier."))?;
-    ctx.store().remove_participant(tid, &ctx.caller, &who)?;
+    let events = ctx.store().remove_participant(tid, &ctx.caller, &who)?;
+    ctx.state.publish(&events);
     Ok(no_content())
 }
 
@@ -88,7 +90,8 @@ pub(crate) fn send_receipt(ctx: &Ctx, tid: &str) -> ApiResult {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::bad_request("chatMessageId is required.")),
     };
-    ctx.store().send_read_receipt(tid, &ctx.caller, &mid)?;
+    let events = ctx.store().send_read_receipt(tid, &ctx.caller, &mid)?;
+    ctx.state.publish(&events);
     Ok(empty_response(StatusCode::OK))
 }
 
@@ -112,6 +115,7 @@ pub(crate) fn typing(ctx: &Ctx, tid: &str) -> ApiResult {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(ApiError::bad_request("senderDisplayName must be a string.")),
     };
-    ctx.store().typing(tid, &ctx.caller, name)?;
+    let events = ctx.store().typing(tid, &ctx.caller, name)?;
+    ctx.state.publish(&events);
     Ok(empty_response(StatusCode::OK))
 }

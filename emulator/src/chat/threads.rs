@@ -152,6 +152,7 @@ pub(crate) fn create(ctx: &Ctx) -> ApiResult {
     let done = ctx
         .store()
         .create_thread(&ctx.caller, new, key, &|id| ctx.state.user_exists(id))?;
+    ctx.state.publish(&done.events);
     create_result(&done.thread, &done.invalid, ctx)
 }
 
@@ -208,12 +209,14 @@ pub(crate) fn update(ctx: &Ctx, tid: &str) -> ApiResult {
         metadata,
         retention,
     };
-    ctx.store().update_thread(tid, &ctx.caller, patch)?;
+    let events = ctx.store().update_thread(tid, &ctx.caller, patch)?;
+    ctx.state.publish(&events);
     Ok(no_content())
 }
 
 /// DELETE /chat/threads/{id}
 pub(crate) fn delete(ctx: &Ctx, tid: &str) -> ApiResult {
-    ctx.store().delete_thread(tid, &ctx.caller)?;
+    let events = ctx.store().delete_thread(tid, &ctx.caller)?;
+    ctx.state.publish(&events);
     Ok(no_content())
 }

@@ -29,6 +29,9 @@ use accept::{accept_loop, Serve};
 use connection::ConnectionLimits;
 
 use crate::cors::Cors;
+use crate::events::{
+    DeadLetteredEvent, EventStats, Publisher, SubscribeError, SubscriptionOptions,
+};
 use crate::faults::{FaultState, Faults};
 use crate::state::AppState;
 use crate::tls::{TlsListener, TlsSource};
@@ -82,6 +85,15 @@ pub struct EmulatorBuilder {
     cors: Cors,
     tls: Option<TlsSource>,
     rate_limits: Option<Duration>,
+    event_topic: Option<String>,
+}
+
+/// The `topic` of a resource named after the emulator, in a subscription whose id is the
+/// resource's id.
+fn default_topic(resource_id: &str) -> String {
+    format!(
+        "/subscriptions/{resource_id}/resourceGroups/acs-chat-emulator/providers/Microsoft.Communication/communicationServices/acs-chat-emulator"
+    )
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -199,6 +211,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The `topic` every published event carries (`source` in CloudEvents): the resource id,
+    /// `/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Communication/communicationServices/{name}`.
+    /// Default: a resource `acs-chat-emulator` in group `acs-chat-emulator`, in a subscription
+    /// whose id is the emulated resource's id.
+    pub fn event_topic(mut self, topic: &str) -> Self {
+        self.event_topic = Some(topic.to_string());
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
@@ -230,13 +251,23 @@ impl EmulatorBuilder {
         let endpoint = format!("{scheme}://{}", endpoint_authority(local));
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let handshake_timeout = self.limits.header_read_timeout;
-        let state = AppState::new(endpoint.clone(), &key, FaultState::new(self.faults));
-        state.0.rate_limits.configure(self.rate_limits);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("acs-chat-emulator")
             .enable_all()
             .build()?;
+        let handle = runtime.handle().clone();
+        let topic = self.event_topic;
+        let state = AppState::new(
+            endpoint.clone(),
+            &key,
+            FaultState::new(self.faults),
+            |dir| {
+                let topic = topic.unwrap_or_else(|| default_topic(dir.resource_id()));
+                Publisher::new(topic, handle)
+            },
+        );
+        state.0.rate_limits.configure(self.rate_limits);
         let (tx, rx) = oneshot::channel();
         let app = crate::app(state.clone());
         let serve = Serve {
@@ -412,6 +443,72 @@ impl Emulator {
     /// ```
     pub fn state(&self) -> serde_json::Value {
         crate::admin::snapshot(&self.state)
+    }
+
+    /// Subscribes the webhook at `url` (plain `http://`) to this resource's chat events, as an
+    /// Event Grid event subscription would: the validation handshake of the options' schema
+    /// runs first (this call blocks until it ends, so the webhook must already answer), then
+    /// every event that passes the filter is delivered from a background task, with Event
+    /// Grid's headers, retries and dead-lettering (see [`SubscriptionOptions`]). Chat
+    /// requests never wait for a delivery. Returns the subscription's name (the
+    /// `aeg-subscription-name` header).
+    ///
+    /// ```no_run
+    /// use acs_chat_emulator::{Emulator, SubscriptionOptions};
+    /// let emu = Emulator::start()?;
+    /// let name = emu.subscribe_events(
+    ///     "http://127.0.0.1:7071/api/events",
+    ///     SubscriptionOptions::default().event_types(["ChatMessageReceived"]),
+    /// )?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The URL is not `http://host[:port][/path]` ([`SubscribeError::InvalidUrl`]), or the
+    /// endpoint did not validate within 3 tries ([`SubscribeError::Validation`], saying why).
+    ///
+    /// It blocks the calling thread: from async code, call it in `spawn_blocking`.
+    pub fn subscribe_events(
+        &self,
+        url: &str,
+        options: SubscriptionOptions,
+    ) -> Result<String, SubscribeError> {
+        self.state.0.events.subscribe(url, options)
+    }
+
+    /// A receiver of every chat event published from now on, in the Event Grid schema (one
+    /// JSON object per event, exactly as webhooks get them, unfiltered): for tests with no
+    /// HTTP server. Events queue until read; drop the receiver to stop them.
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::start()?;
+    /// let events = emu.events();
+    /// assert!(events.try_recv().is_err(), "nothing happened yet");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn events(&self) -> std::sync::mpsc::Receiver<serde_json::Value> {
+        self.state.0.events.listen()
+    }
+
+    /// Every event a subscription gave up on so far, oldest first.
+    pub fn dead_lettered(&self) -> Vec<DeadLetteredEvent> {
+        self.state.0.events.dead_lettered()
+    }
+
+    /// Waits until at least `n` events have been dead-lettered in all, or `timeout` passes,
+    /// and returns the list then (check its length).
+    pub fn wait_dead_lettered(&self, n: usize, timeout: Duration) -> Vec<DeadLetteredEvent> {
+        self.state.0.events.wait_dead_lettered(n, timeout)
+    }
+
+    /// Publishing and delivery counters across every subscription.
+    pub fn event_stats(&self) -> EventStats {
+        self.state.0.events.stats()
+    }
+
+    /// The `topic` every event carries.
+    pub fn event_topic(&self) -> String {
+        self.state.0.events.topic().to_string()
     }
 
     /// Replaces the fault configuration (and restarts its sequence and random generator).

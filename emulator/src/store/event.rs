@@ -17,10 +17,8 @@
 //! | `ParticipantRemoved` | `ChatThreadParticipantRemoved` | `ChatParticipantRemovedFromThreadWithUser` |
 //!
 //! Read receipts and typing notifications have no Event Grid type; they are events too, for a
-//! change feed or real-time delivery. Nothing publishes events yet.
-
-// Built by every mutation and pinned by tests, but read by no publisher yet.
-#![allow(dead_code)]
+//! change feed or real-time delivery; typing becomes `ChatTypingIndicatorReceivedInThread`.
+//! The Event Grid publisher (`crate::events`) turns each into envelopes.
 
 use serde_json::{Map, Value};
 
@@ -41,6 +39,9 @@ pub(crate) struct ChatEvent {
     /// The thread's version after the event: the stamp of the change (epoch ms), as the
     /// service's thread-level events carry.
     pub(crate) version: i64,
+    /// When the thread was created (epoch ms): the `createTime` of thread and participant
+    /// events.
+    pub(crate) thread_created_ms: i64,
 }
 
 /// What happened.
@@ -119,6 +120,7 @@ impl ChatEvent {
             recipients: t.recipients(),
             time_ms: stamp,
             version: stamp,
+            thread_created_ms: t.props.created_ms,
         }
     }
 

@@ -72,8 +72,6 @@ pub(crate) struct Created {
     pub(crate) thread: ThreadProps,
     /// Raw ids of requested participants the resource never created, each once.
     pub(crate) invalid: Vec<String>,
-    // Read by tests and, next, by the event publisher; the create handler needs only the rest.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) events: Vec<ChatEvent>,
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test file uses a different subset of these helpers.
 
+pub mod webhook;
+
 use std::time::Duration;
 
 /// Fixture lookup (CI fails on a missing folder), the same file as the SDK's tests use.
