@@ -13,6 +13,7 @@
 //! - `store`: the chat state behind one API (`ChatStore`); every mutation returns its domain
 //!   events (`store::event`); `store::model` is what it holds, `store::listing` the snapshot
 //!   listings, `store::clock` the seedable counters.
+//! - `persist`: the `--data-dir` SQLite database every mutation writes through to.
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
@@ -25,6 +26,7 @@ mod chat;
 mod faults;
 pub mod hmac;
 pub mod identity;
+mod persist;
 mod server;
 mod state;
 mod store;

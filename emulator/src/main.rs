@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run -p acs-chat-emulator -- --port 8080 [--access-key KEY]
 //!     [--fault-rate 0.2 --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS]
-//!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]
+//!     [--fault-seed N] [--latency-ms N] [--log-level warn|info|debug] [--data-dir DIR]
 //! ```
 //!
 //! Prints one JSON line `{"endpoint":…,"connection_string":…}` on stdout when ready, logs to
@@ -17,7 +17,7 @@ use acs_chat_emulator::{Emulator, Fault, Faults};
 
 const USAGE: &str = "usage: acs-chat-emulator [--port N] [--access-key BASE64] \
 [--fault-rate F --faults 429,500,503,close-before,close-after,truncate,malformed,delay:MS] \
-[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug]";
+[--fault-seed N] [--latency-ms N] [--log-level warn|info|debug] [--data-dir DIR]";
 
 /// Writes `log` records to stderr (the emulator logs requests at `debug`, problems at `warn`).
 struct StderrLogger;
@@ -43,6 +43,7 @@ struct Args {
     log_level: log::LevelFilter,
     access_key: Option<String>,
     faults: Faults,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -51,6 +52,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         log_level: log::LevelFilter::Warn,
         access_key: None,
         faults: Faults::default(),
+        data_dir: None,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -68,6 +70,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         match name.as_str() {
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
+            "--data-dir" => out.data_dir = Some(value.clone().into()),
             "--log-level" => {
                 out.log_level = value
                     .parse()
@@ -161,6 +164,9 @@ fn main() -> ExitCode {
         .faults(args.faults.clone());
     if let Some(k) = &args.access_key {
         builder = builder.access_key(k);
+    }
+    if let Some(dir) = &args.data_dir {
+        builder = builder.data_dir(dir);
     }
     let emu = match builder.start() {
         Ok(e) => e,

@@ -40,11 +40,16 @@ impl crate::identity::IdentityState for AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(base_url: String, key: &[u8], faults: FaultState) -> AppState {
+    pub(crate) fn new(
+        base_url: String,
+        directory: Directory,
+        chat: ChatStore,
+        faults: FaultState,
+    ) -> AppState {
         AppState(Arc::new(Shared {
             base_url,
-            directory: Directory::new(key.to_vec()),
-            chat: ChatStore::default(),
+            directory,
+            chat,
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults,
