@@ -218,6 +218,21 @@ fn start_with_other_access_key_on_data_dir_fails() {
     assert!(same.is_ok(), "the stored key itself was refused: {same:?}");
 }
 
+/// A second emulator on a data dir in use is refused; once the first stops, it starts.
+#[test]
+fn start_on_data_dir_in_use_fails() {
+    let dir = TempDir::new("busy");
+    let first = start(&dir.0);
+    let second = Emulator::builder().data_dir(&dir.0).start();
+    let err = second
+        .map(|_| ())
+        .expect_err("two emulators on one directory");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    drop(first);
+    let third = Emulator::builder().data_dir(&dir.0).start();
+    assert!(third.is_ok(), "the lock outlived the emulator: {third:?}");
+}
+
 /// The emulator binary on `dir`, with its endpoint.
 fn spawn_binary(dir: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))

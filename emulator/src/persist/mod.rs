@@ -15,6 +15,8 @@
 //! connection's mutex, never the other way round; the connection's mutex is held only for one
 //! transaction.
 //!
+//! One emulator per directory: a second one on it is refused at start (`emulator.lock`).
+//!
 //! Tables (one JSON column holds what the emulator's model holds, so the schema does not
 //! repeat every field):
 //! - `meta(key, value)`: `access_key`, `resource_id`, `clock` (the last stamp handed out),
@@ -36,6 +38,28 @@ use crate::store::model::{Message, Thread};
 
 /// The database's file name inside the data directory.
 pub(crate) const FILE_NAME: &str = "emulator.sqlite3";
+
+/// The file whose lock says an emulator is using the directory.
+const LOCK_NAME: &str = "emulator.lock";
+
+/// Takes the directory's lock, waiting a little for an emulator that is shutting down.
+fn lock_dir(dir: &Path) -> io::Result<Connection> {
+    let path = dir.join(LOCK_NAME);
+    let lock = Connection::open(&path).map_err(|e| db_error(&path, e))?;
+    lock.busy_timeout(std::time::Duration::from_secs(3))
+        .and_then(|_| lock.execute_batch("BEGIN EXCLUSIVE"))
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) => io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!(
+                    "another emulator is using the data directory {}",
+                    dir.display()
+                ),
+            ),
+            _ => db_error(&path, e),
+        })?;
+    Ok(lock)
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -76,6 +100,10 @@ pub(crate) type IdempotencyRow = ((String, String), (String, Vec<String>));
 pub(crate) struct Persist {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Holds an exclusive transaction on `DIR/emulator.lock` for as long as this emulator
+    /// runs, so a second one on the same directory is refused; the operating system releases
+    /// it when the process ends, however it ends.
+    _lock: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for Persist {
@@ -121,6 +149,7 @@ impl Persist {
     /// The directory cannot be created, or the file cannot be opened as this schema.
     pub(crate) fn open(dir: &Path) -> io::Result<Persist> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let path = dir.join(FILE_NAME);
         let conn = Connection::open(&path).map_err(|e| db_error(&path, e))?;
         // The file holds the access key: readable by its owner only.
@@ -137,6 +166,7 @@ impl Persist {
         Ok(Persist {
             conn: Mutex::new(conn),
             path,
+            _lock: Mutex::new(lock),
         })
     }
 
@@ -322,4 +352,73 @@ pub(crate) fn put_idempotency(
         to_json("idempotency", &invalid)?
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Caller, Scope};
+    use crate::store::{ChatStore, NewMessage, NewThread, StoreError};
+    use std::sync::Arc;
+
+    fn caller() -> Caller {
+        Caller {
+            user_id: "8:acs:u".into(),
+            scopes: vec![Scope::Chat],
+        }
+    }
+
+    fn message(text: &str) -> NewMessage {
+        NewMessage {
+            html: false,
+            content: text.into(),
+            sender_display_name: String::new(),
+            metadata: None,
+        }
+    }
+
+    /// A send whose write fails answers a storage error and leaves the thread as it was.
+    #[test]
+    fn send_message_with_failed_write_is_taken_back() {
+        let dir = std::env::temp_dir().join(format!("acs-persist-unit-{}", uuid::Uuid::new_v4()));
+        let db = Arc::new(Persist::open(&dir).expect("open"));
+        let store = ChatStore::open(Arc::clone(&db)).expect("load");
+        let new = NewThread {
+            topic: "t".into(),
+            participants: Vec::new(),
+            metadata: None,
+            retention: None,
+        };
+        let tid = store
+            .create_thread(&caller(), new, None, &|_| true)
+            .expect("create")
+            .thread
+            .id;
+        store
+            .send_message(&tid, &caller(), message("kept"))
+            .expect("send");
+        let other = Connection::open(dir.join(FILE_NAME)).expect("second connection");
+        other
+            .execute_batch("DROP TABLE messages")
+            .expect("drop the table");
+        let seen = store.send_message(&tid, &caller(), message("refused"));
+        assert!(
+            matches!(&seen, Err(StoreError::Storage(m)) if m.contains(FILE_NAME)),
+            "send with no messages table: {seen:?}"
+        );
+        assert_eq!(store.message_count(), 3, "two system messages and one sent");
+        // The next send takes the sequenceId the refused one did not keep.
+        other.execute_batch(SCHEMA).expect("recreate the table");
+        let (id, events) = store
+            .send_message(&tid, &caller(), message("again"))
+            .expect("send after the table is back");
+        match &events[0].kind {
+            crate::store::EventKind::MessageReceived(m) => {
+                assert_eq!((m.id, m.sequence_id), (id, 4), "{m:?}")
+            }
+            other => panic!("kind: {other:?}"),
+        }
+        drop((store, db, other));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -1,7 +1,8 @@
 //! The chat state behind one API, like mini-redis's `Db`: every read and mutation of threads,
 //! participants, messages and read receipts goes through [`ChatStore`], and every mutation
 //! returns the [`ChatEvent`]s it caused. Handlers parse a request, call one method and render
-//! what it returns; a persistent backend can later sit behind the same methods.
+//! what it returns. With a data directory every mutation also writes what it changed to the
+//! database (`crate::persist`) before it returns, while it still holds the thread's lock.
 //!
 //! Locking: one `RwLock` over the thread map (held only to find or insert a thread) and one
 //! `Mutex` per thread (held for the duration of one operation, never across an await). A
