@@ -20,6 +20,7 @@
 //! - `events`: the Event Grid publisher: the fan-out of each domain event to ACS chat events,
 //!   their envelopes, webhook subscriptions ([`SubscriptionOptions`]) with the validation
 //!   handshake, retries and dead-lettering ([`DeadLetteredEvent`]).
+//! - `persist`: the `--data-dir` SQLite database every mutation writes through to.
 //! - `wire`: the service's error shape, api-versions, timestamps, identifiers.
 //!
 //! The emulator never depends on the SDK crate: it has its own wire types, so a wire-format
@@ -36,6 +37,7 @@ mod faults;
 pub mod hmac;
 pub mod identity;
 mod ratelimit;
+mod persist;
 mod server;
 mod state;
 mod store;

@@ -37,6 +37,8 @@ usage: acs-chat-emulator [FLAGS]
   --fault-seed N      seed of the fault generator
   --latency-ms N      latency added to every request
   --log-level LEVEL   off, error, warn (default), info, debug, trace
+  --data-dir DIR      keep users, tokens, threads and messages in DIR/emulator.sqlite3
+                      across restarts (default: in memory)
   --event-webhook URL publish chat events to this webhook as Event Grid does (repeatable;
                       validated before the ready line)
   --event-types LIST  only these event types (comma-separated; default: all)
@@ -90,6 +92,7 @@ struct Args {
     event_webhooks: Vec<String>,
     event_types: Vec<String>,
     event_schema: EventSchema,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
@@ -107,6 +110,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         event_webhooks: Vec::new(),
         event_types: Vec::new(),
         event_schema: EventSchema::EventGrid,
+        data_dir: None,
     };
     while let Some(flag) = args.next() {
         let (name, inline) = match flag.split_once('=') {
@@ -144,6 +148,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
             "--key" => out.key = Some(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
             "--access-key" => out.access_key = Some(value.clone()),
+            "--data-dir" => out.data_dir = Some(value.clone().into()),
             "--log-level" => {
                 out.log_level = value
                     .parse()
@@ -295,6 +300,9 @@ fn main() -> ExitCode {
         builder = builder.tls();
     }
     builder = builder.rate_limits(args.rate_limits);
+    if let Some(dir) = &args.data_dir {
+        builder = builder.data_dir(dir);
+    }
     let emu = match builder.start() {
         Ok(e) => e,
         Err(e) => {

@@ -48,16 +48,16 @@ impl crate::identity::IdentityState for AppState {
 impl AppState {
     pub(crate) fn new(
         base_url: String,
-        key: &[u8],
+        directory: Directory,
+        chat: ChatStore,
         faults: FaultState,
         events: impl FnOnce(&Directory) -> Publisher,
     ) -> AppState {
-        let directory = Directory::new(key.to_vec());
         let events = events(&directory);
         AppState(Arc::new(Shared {
             base_url,
             directory,
-            chat: ChatStore::default(),
+            chat,
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             faults,

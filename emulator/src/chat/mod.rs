@@ -52,6 +52,11 @@ impl From<StoreError> for ApiError {
             StoreError::MessageNotFound => ApiError::message_not_found(),
             StoreError::Forbidden => ApiError::forbidden(),
             StoreError::Invalid(message) => ApiError::bad_request(message),
+            StoreError::Storage(message) => ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                message,
+            ),
         }
     }
 }

@@ -10,13 +10,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 
 use super::token::{self, Claims};
 use crate::auth::{AuthError, Caller, Scope};
+use crate::persist::{self, Persist};
 use crate::store::Sequence;
 
 /// The longest token lifetime the directory will encode; longer requests are clamped to it.
@@ -58,6 +59,8 @@ pub struct Directory {
     /// The `seq` of the last token issued.
     last_seq: Sequence,
     users: Mutex<HashMap<String, UserRecord>>,
+    /// With a data directory: where users, revocations and the issue counter are written.
+    persist: Option<Arc<Persist>>,
 }
 
 impl fmt::Debug for Directory {
@@ -83,6 +86,52 @@ impl Directory {
             key,
             last_seq: Sequence::default(),
             users: Mutex::new(HashMap::new()),
+            persist: None,
+        }
+    }
+
+    /// The directory `db` holds (its users, revocations and token counter), signing with
+    /// `key`, writing every change back to `db` before it returns.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub(crate) fn open(
+        key: Vec<u8>,
+        resource_id: String,
+        db: Arc<Persist>,
+    ) -> std::io::Result<Directory> {
+        let users = db
+            .load_users()?
+            .into_iter()
+            .map(|(id, revoked_through, deleted)| {
+                let record = UserRecord {
+                    revoked_through,
+                    deleted,
+                };
+                (id, record)
+            })
+            .collect::<HashMap<_, _>>();
+        // Never below a revocation, even if the counter's row were older.
+        let revoked = users.values().map(|u| u.revoked_through).max().unwrap_or(0);
+        let stored = db
+            .meta("token_seq")?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        Ok(Directory {
+            resource_id,
+            key,
+            last_seq: Sequence::seeded(stored.max(revoked)),
+            users: Mutex::new(users),
+            persist: Some(db),
+        })
+    }
+
+    /// Writes `user`'s record (nothing without a data directory). A failed write is logged:
+    /// the identity calls have no error to return it in, and the change stays in memory.
+    fn save_user(&self, id: &str, user: &UserRecord) {
+        if let Some(db) = &self.persist {
+            // `write` logs the failure itself.
+            let _ = db.write(|tx| persist::put_user(tx, id, user.revoked_through, user.deleted));
         }
     }
 
@@ -122,14 +171,20 @@ impl Directory {
     /// Creates a user, `8:acs:<resourceId>_<uuid>`, and returns its id.
     pub fn create_user(&self) -> String {
         let id = format!("8:acs:{}_{}", self.resource_id, uuid::Uuid::new_v4());
-        self.users().insert(id.clone(), UserRecord::default());
+        let mut users = self.users();
+        let record = users.entry(id.clone()).or_default();
+        self.save_user(&id, record);
         id
     }
 
     /// Registers a user id that did not come from [`create_user`](Self::create_user), such as a
     /// Teams user (`8:orgid:<oid>`) after a token exchange. Existing records are left alone.
     pub fn register_user(&self, user_id: &str) {
-        self.users().entry(user_id.to_owned()).or_default();
+        let mut users = self.users();
+        if !users.contains_key(user_id) {
+            let record = users.entry(user_id.to_owned()).or_default();
+            self.save_user(user_id, record);
+        }
     }
 
     /// Whether `user_id` was created here and not deleted.
@@ -144,6 +199,7 @@ impl Directory {
         match users.get_mut(user_id) {
             Some(user) if !user.deleted => {
                 user.revoked_through = self.last_seq.current();
+                self.save_user(user_id, user);
                 true
             }
             _ => false,
@@ -157,6 +213,7 @@ impl Directory {
         match users.get_mut(user_id) {
             Some(user) if !user.deleted => {
                 user.deleted = true;
+                self.save_user(user_id, user);
                 true
             }
             _ => false,
@@ -201,6 +258,12 @@ impl Directory {
             .single()
             .unwrap_or(expires_on);
         let seq = self.last_seq.next();
+        if let Some(db) = &self.persist {
+            // Before the token exists: a later revocation must cover it after a restart. A
+            // failed write is logged by `write`; the token is still valid until then.
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            let _ = db.write(|tx| persist::put_meta_max(tx, "token_seq", seq));
+        }
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let claims = Claims {
             skypeid: user_id.strip_prefix("8:").unwrap_or(user_id).to_owned(),

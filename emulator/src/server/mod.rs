@@ -12,6 +12,7 @@ use std::io;
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs,
 };
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -33,8 +34,11 @@ use crate::events::{
     DeadLetteredEvent, EventStats, Publisher, SubscribeError, SubscriptionOptions,
 };
 use crate::faults::{FaultState, Faults};
+use crate::identity::Directory;
+use crate::persist::{self, Persist};
 use crate::state::AppState;
 use crate::tls::{TlsListener, TlsSource};
+use crate::store::ChatStore;
 
 /// A running emulator. Dropping it shuts the server down and joins its thread.
 ///
@@ -82,6 +86,7 @@ pub struct EmulatorBuilder {
     access_key: Option<String>,
     faults: Faults,
     limits: ConnectionLimits,
+    data_dir: Option<PathBuf>,
     cors: Cors,
     tls: Option<TlsSource>,
     rate_limits: Option<Duration>,
@@ -106,6 +111,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("cors", &self.cors)
             .field("tls", &self.tls)
             .field("rate_limits", &self.rate_limits)
+            .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }
 }
@@ -220,13 +226,60 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps the resource in `dir` (created if missing): users, tokens and revocations,
+    /// threads, participants, messages, read receipts, create-thread repeatability ids and the
+    /// access key survive a restart on the same directory. Every change is committed to
+    /// `dir/emulator.sqlite3` (SQLite, WAL) before its response is sent, so a killed process
+    /// loses nothing it acknowledged. Default: none, everything in memory.
+    ///
+    /// The first start on a directory stores the access key (the one given, or a random one);
+    /// later starts use it, and refuse a different [`access_key`](Self::access_key).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("acs-doc-{}", std::process::id()));
+    /// let first = acs_chat_emulator::Emulator::builder().data_dir(&dir).start()?;
+    /// let (key, user) = (first.access_key(), first.create_user());
+    /// drop(first);
+    /// let again = acs_chat_emulator::Emulator::builder().data_dir(&dir).start()?;
+    /// assert_eq!(again.access_key(), key);
+    /// assert!(again.user_exists(&user));
+    /// # drop(again);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
     /// The port cannot be bound, the access key is not base64, the TLS certificate or key
-    /// cannot be used (`InvalidInput`), or the runtime cannot start.
+    /// cannot be used (`InvalidInput`), the runtime cannot start, or the data directory
+    /// cannot be opened or holds another access key.
     pub fn start(self) -> io::Result<Emulator> {
-        let access_key = match self.access_key {
+        let db = match &self.data_dir {
+            Some(dir) => Some(Arc::new(Persist::open(dir)?)),
+            None => None,
+        };
+        let stored = match &db {
+            Some(db) => db.meta("access_key")?.zip(db.meta("resource_id")?),
+            None => None,
+        };
+        if let (Some((stored_key, _)), Some(given)) = (&stored, &self.access_key) {
+            if stored_key.trim() != given.trim() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the data directory holds another access key (leave the access key out to \
+                     use the stored one)",
+                ));
+            }
+        }
+        let resource_id = stored
+            .as_ref()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), |(_, r)| r.clone());
+        let access_key = match stored.as_ref().map(|(k, _)| k.clone()).or(self.access_key) {
             Some(k) => k,
             None => {
                 let mut bytes = Vec::with_capacity(64);
@@ -251,6 +304,23 @@ impl EmulatorBuilder {
         let endpoint = format!("{scheme}://{}", endpoint_authority(local));
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
         let handshake_timeout = self.limits.header_read_timeout;
+        let (directory, chat) = match db {
+            Some(db) => {
+                if stored.is_none() {
+                    db.write(|tx| {
+                        persist::put_meta(tx, "access_key", &access_key)?;
+                        persist::put_meta(tx, "resource_id", &resource_id)
+                    })
+                    .map_err(io::Error::other)?;
+                }
+                let directory = Directory::open(key, resource_id, Arc::clone(&db))?;
+                (directory, ChatStore::open(db)?)
+            }
+            None => (
+                Directory::with_resource_id(key, resource_id),
+                ChatStore::default(),
+            ),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("acs-chat-emulator")
@@ -260,7 +330,8 @@ impl EmulatorBuilder {
         let topic = self.event_topic;
         let state = AppState::new(
             endpoint.clone(),
-            &key,
+            directory,
+            chat,
             FaultState::new(self.faults),
             |dir| {
                 let topic = topic.unwrap_or_else(|| default_topic(dir.resource_id()));
@@ -395,6 +466,11 @@ impl Emulator {
         let user = self.create_user();
         let token = self.issue_token(&user, &["chat"], Duration::from_secs(24 * 3600));
         (user, token)
+    }
+
+    /// Whether the resource created `user_id` and has not deleted it.
+    pub fn user_exists(&self, user_id: &str) -> bool {
+        self.state.user_exists(user_id)
     }
 
     /// Revokes every token issued to `user_id` so far.

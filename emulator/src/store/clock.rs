@@ -11,7 +11,6 @@ pub(crate) struct Clock(AtomicI64);
 
 impl Clock {
     /// A clock whose next stamp is later than `last` (a stamp already handed out).
-    #[cfg_attr(not(test), allow(dead_code))] // The seam for a persistent backend; tested here.
     pub(crate) fn seeded(last: i64) -> Clock {
         Clock(AtomicI64::new(last))
     }
@@ -43,7 +42,6 @@ pub(crate) struct Sequence(AtomicU64);
 
 impl Sequence {
     /// A counter whose next value is `last + 1`.
-    #[cfg_attr(not(test), allow(dead_code))] // The seam for a persistent backend; tested here.
     pub(crate) fn seeded(last: u64) -> Sequence {
         Sequence(AtomicU64::new(last))
     }

@@ -1,7 +1,8 @@
 //! The chat state behind one API, like mini-redis's `Db`: every read and mutation of threads,
 //! participants, messages and read receipts goes through [`ChatStore`], and every mutation
 //! returns the [`ChatEvent`]s it caused. Handlers parse a request, call one method and render
-//! what it returns; a persistent backend can later sit behind the same methods.
+//! what it returns. With a data directory every mutation also writes what it changed to the
+//! database (`crate::persist`) before it returns, while it still holds the thread's lock.
 //!
 //! Locking: one `RwLock` over the thread map (held only to find or insert a thread) and one
 //! `Mutex` per thread (held for the duration of one operation, never across an await). A
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use serde_json::{Map, Value};
 
 use crate::auth::{Caller, ChatAccess};
+use crate::persist::{self, Persist};
 use crate::wire::metadata_fits;
 pub(crate) use clock::{Clock, Sequence};
 pub(crate) use event::{ChatEvent, EventKind, MessageSnapshot};
@@ -57,6 +59,8 @@ pub(crate) enum StoreError {
     Forbidden,
     /// What would be stored breaks a limit; the message says which.
     Invalid(String),
+    /// The data directory's database refused the write; nothing was acknowledged.
+    Storage(String),
 }
 
 /// A thread to create.
@@ -109,6 +113,8 @@ pub(crate) struct ChatStore {
     /// (caller, repeatability-request-id) → (thread id, invalid participants of the original).
     idempotency: Mutex<HashMap<IdempotencyKey, (String, Vec<String>)>>,
     clock: Clock,
+    /// With a data directory: where every mutation is written before it returns.
+    persist: Option<Arc<Persist>>,
 }
 
 fn require(caller: &Caller, access: ChatAccess) -> Result<(), StoreError> {
@@ -167,6 +173,69 @@ fn new_thread_id() -> String {
 }
 
 impl ChatStore {
+    /// A store that writes through to `db`, holding everything `db` holds; the clock resumes
+    /// after the largest stamp stored.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub(crate) fn open(db: Arc<Persist>) -> std::io::Result<ChatStore> {
+        let (threads, idem) = db.load_chat()?;
+        let stored_clock = db
+            .meta("clock")?
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let last = threads
+            .iter()
+            .map(Thread::last_stamp)
+            .fold(stored_clock, i64::max);
+        let threads = threads
+            .into_iter()
+            .map(|t| (t.props.id.clone(), Arc::new(Mutex::new(t))))
+            .collect();
+        Ok(ChatStore {
+            threads: RwLock::new(threads),
+            idempotency: Mutex::new(idem.into_iter().collect()),
+            clock: Clock::seeded(last),
+            persist: Some(db),
+        })
+    }
+
+    /// Writes what `f` writes, and the clock, in one transaction (nothing without a data
+    /// directory). Called with the changed thread's lock held, so writes keep its order.
+    fn save(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), StoreError> {
+        match &self.persist {
+            None => Ok(()),
+            Some(db) => db
+                .write(|tx| {
+                    f(tx)?;
+                    persist::put_clock(tx, self.clock.current())
+                })
+                .map_err(StoreError::Storage),
+        }
+    }
+
+    /// Writes thread `t`'s own row and its messages from index `from` on.
+    fn save_thread(&self, t: &Thread, from: usize) -> Result<(), StoreError> {
+        self.save(|tx| {
+            persist::put_thread(tx, t)?;
+            t.messages
+                .iter()
+                .skip(from)
+                .try_for_each(|m| persist::put_message(tx, &t.props.id, m))
+        })
+    }
+
+    /// Writes message `idx` of `t`.
+    fn save_message(&self, t: &Thread, idx: usize) -> Result<(), StoreError> {
+        match t.messages.get(idx) {
+            Some(m) => self.save(|tx| persist::put_message(tx, &t.props.id, m)),
+            None => Ok(()),
+        }
+    }
+
     fn get(&self, id: &str) -> Option<Arc<Mutex<Thread>>> {
         self.threads
             .read()
@@ -286,6 +355,18 @@ impl ChatStore {
             created_ms,
         );
         let props = t.props.clone();
+        self.save(|tx| {
+            persist::put_thread(tx, &t)?;
+            for m in &t.messages {
+                persist::put_message(tx, &props.id, m)?;
+            }
+            match &key {
+                Some((caller, request)) => {
+                    persist::put_idempotency(tx, caller, request, &props.id, &invalid)
+                }
+                None => Ok(()),
+            }
+        })?;
         if let Some(k) = key {
             idem.insert(k, (props.id.clone(), invalid.clone()));
         }
@@ -377,6 +458,7 @@ impl ChatStore {
             if let Some(r) = patch.retention {
                 t.props.retention = r;
             }
+            let first_new = t.messages.len();
             if let Some(topic) = patch.topic {
                 t.props.topic = topic.clone();
                 t.push_system(
@@ -391,6 +473,7 @@ impl ChatStore {
                 return Ok(Vec::new());
             }
             let stamp = self.clock.next();
+            self.save_thread(t, first_new)?;
             let kind = EventKind::ThreadPropertiesUpdated {
                 properties: t.props.clone(),
             };
@@ -418,6 +501,10 @@ impl ChatStore {
         let stamp = self.clock.next();
         t.props.deleted_ms = Some(stamp);
         t.free_contents();
+        self.save(|tx| {
+            persist::put_thread(tx, &t)?;
+            persist::delete_messages(tx, &t.props.id)
+        })?;
         let event = ChatEvent::in_thread(&t, EventKind::ThreadDeleted, &caller.user_id, stamp);
         Ok(vec![event])
     }
@@ -442,6 +529,10 @@ impl ChatStore {
                 new.sender_display_name,
                 new.metadata,
             );
+            if let Err(e) = self.save_message(t, idx) {
+                t.pop_last();
+                return Err(e);
+            }
             let m = &t.messages[idx];
             let (id, snapshot) = (m.id, MessageSnapshot::of(m));
             let event = ChatEvent::in_thread(t, EventKind::MessageReceived(snapshot), me, id);
@@ -517,6 +608,7 @@ impl ChatStore {
                 m.metadata = Some(md);
             }
             m.edited_ms = Some(stamp);
+            self.save_message(t, idx)?;
             Ok(message_event(t, idx, EventKind::MessageEdited, me, stamp))
         })
     }
@@ -537,6 +629,7 @@ impl ChatStore {
             let stamp = t.bump(&self.clock, idx);
             let m = t.messages.get_mut(idx).ok_or(StoreError::MessageNotFound)?;
             m.deleted_ms = Some(stamp);
+            self.save_message(t, idx)?;
             Ok(message_event(t, idx, EventKind::MessageDeleted, me, stamp))
         })
     }
@@ -589,6 +682,7 @@ impl ChatStore {
                 },
             );
             let stamp = t.messages[idx].id;
+            self.save_thread(t, idx)?;
             let events = added
                 .into_iter()
                 .map(|participant| {
@@ -624,6 +718,7 @@ impl ChatStore {
                 },
             );
             let stamp = t.messages[idx].id;
+            self.save_thread(t, idx)?;
             let mut event =
                 ChatEvent::in_thread(t, EventKind::ParticipantRemoved { participant }, me, stamp);
             // The one removed hears of it too.
@@ -658,6 +753,7 @@ impl ChatStore {
                     read_ms: now,
                 }),
             }
+            self.save(|tx| persist::put_thread(tx, t))?;
             let kind = EventKind::ReadReceipt { message_id: id };
             Ok(vec![ChatEvent::in_thread(t, kind, me, now)])
         })

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::clock::Clock;
 
 /// A thread member.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Participant {
     pub(crate) id: String,
     pub(crate) display_name: Option<String>,
@@ -29,7 +30,7 @@ impl Participant {
 }
 
 /// What a message holds.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Content {
     /// `text` or `html` user message.
     User { html: bool, message: String },
@@ -44,7 +45,7 @@ pub(crate) enum Content {
 }
 
 /// One chat message (user or system).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Message {
     pub(crate) id: i64,
     pub(crate) sequence_id: u64,
@@ -68,7 +69,7 @@ impl Message {
 }
 
 /// A read receipt: the latest message a user has read.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Receipt {
     pub(crate) user: String,
     pub(crate) message_id: i64,
@@ -76,7 +77,7 @@ pub(crate) struct Receipt {
 }
 
 /// A thread's own properties (what `ChatThreadProperties` shows).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ThreadProps {
     pub(crate) id: String,
     pub(crate) topic: String,
@@ -111,6 +112,34 @@ impl Thread {
             by_version: BTreeMap::new(),
             receipts: Vec::new(),
         }
+    }
+
+    /// A thread as a persistent backend stored it: `messages` in `sequenceId` order.
+    pub(crate) fn restore(
+        props: ThreadProps,
+        participants: Vec<Participant>,
+        messages: Vec<Message>,
+        receipts: Vec<Receipt>,
+    ) -> Thread {
+        let mut t = Thread::new(props);
+        t.participants = participants;
+        t.receipts = receipts;
+        for (idx, m) in messages.iter().enumerate() {
+            t.by_id.insert(m.id, idx);
+            t.by_version.insert((m.version, m.id), idx);
+        }
+        t.messages = messages;
+        t
+    }
+
+    /// The largest stamp the thread holds (creation, deletion, message versions, receipts).
+    pub(crate) fn last_stamp(&self) -> i64 {
+        let messages = self.messages.iter().map(|m| m.version.max(m.id));
+        let receipts = self.receipts.iter().map(|r| r.read_ms);
+        messages
+            .chain(receipts)
+            .chain(self.props.deleted_ms)
+            .fold(self.props.created_ms, i64::max)
     }
 
     pub(crate) fn participant(&self, user: &str) -> Option<&Participant> {
@@ -154,6 +183,14 @@ impl Thread {
         self.by_id.insert(id, idx);
         self.by_version.insert((id, id), idx);
         idx
+    }
+
+    /// Takes back the last message pushed (its write failed, so it was never acknowledged).
+    pub(crate) fn pop_last(&mut self) {
+        if let Some(m) = self.messages.pop() {
+            self.by_id.remove(&m.id);
+            self.by_version.remove(&(m.version, m.id));
+        }
     }
 
     /// Appends a system message (no sender).
