@@ -56,7 +56,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
-use ureq::http::HeaderValue;
 
 use crate::error::{Error, Result};
 
@@ -250,9 +249,6 @@ struct State {
 
 struct Held {
     token: AccessToken,
-    /// `Bearer <token>` as a ready header value (marked sensitive), built once per token so
-    /// calls do not format and validate it every time.
-    bearer: HeaderValue,
     /// From this time on the token is due for a refresh.
     refresh_at: DateTime<Utc>,
     /// The service answered 401 to it.
@@ -263,9 +259,9 @@ impl Held {
     /// A token handed in by the caller: due 10 minutes before it expires. Fails when the
     /// token cannot be sent as a header value.
     fn initial(token: AccessToken) -> Result<Self> {
+        check_token_text(&token.token)?;
         Ok(Held {
             refresh_at: window_start(token.expires_on),
-            bearer: bearer_value(&token.token)?,
             token,
             rejected: false,
         })
@@ -283,8 +279,8 @@ impl Held {
             now.checked_add_signed(token.expires_on.signed_duration_since(now) / 2)
                 .unwrap_or(now)
         };
+        check_token_text(&token.token)?;
         Ok(Held {
-            bearer: bearer_value(&token.token)?,
             token,
             refresh_at,
             rejected: false,
@@ -323,18 +319,6 @@ fn check_token_text(token: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The `Authorization` header value for `token`, hidden from `Debug` by `set_sensitive`.
-fn bearer_value(token: &str) -> Result<HeaderValue> {
-    check_token_text(token)?;
-    let mut text = String::with_capacity("Bearer ".len() + token.len());
-    text.push_str("Bearer ");
-    text.push_str(token);
-    let mut value = HeaderValue::try_from(text)
-        .map_err(|_| Error::credential("the token cannot be sent as a header value"))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// When a token expiring at `expires_on` enters the refresh window. The expiry comes from
@@ -575,11 +559,10 @@ impl CommunicationTokenCredential {
         self.current(None, |held| held.token.clone())
     }
 
-    /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
-    /// return, from the credential's cache (no copy of the token text). A refresh in progress
-    /// is waited for no later than `deadline`, then [`Error::Timeout`].
-    pub(crate) fn bearer(&self, deadline: Option<Instant>) -> Result<HeaderValue> {
-        self.current(deadline, |held| held.bearer.clone())
+    /// [`get_token`](Self::get_token) for a call: a refresh in progress is waited for no
+    /// later than `deadline`, then [`Error::Timeout`].
+    pub(crate) fn token_until(&self, deadline: Option<Instant>) -> Result<AccessToken> {
+        self.current(deadline, |held| held.token.clone())
     }
 
     /// What `pick` takes from the token to send now, refreshed first when it is due, waiting
@@ -710,19 +693,7 @@ impl CommunicationTokenCredential {
     /// Called by a client after the service rejected `token` with a 401. Marks that token
     /// unusable, so the next [`get_token`](Self::get_token) refreshes. Returns `true` when a
     /// fresh token can be had (there is a refresher), so the call is worth retrying once.
-    #[allow(dead_code)] // Called by the chat clients' 401 path.
     pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
-        self.reject(|held| held.token.token == token.token)
-    }
-
-    /// [`invalidate`](Self::invalidate) for the token whose [`bearer`](Self::bearer) value
-    /// was sent.
-    pub(crate) fn invalidate_bearer(&self, sent: &HeaderValue) -> bool {
-        self.reject(|held| held.bearer == *sent)
-    }
-
-    /// Marks the current token rejected when `sent_this` says it is the one that was sent.
-    fn reject(&self, sent_this: impl Fn(&Held) -> bool) -> bool {
         if self.inner.refresher.is_none() {
             return false;
         }
@@ -731,7 +702,7 @@ impl CommunicationTokenCredential {
             return false;
         }
         if let Some(held) = state.current.as_mut() {
-            if sent_this(held) {
+            if held.token.token == token.token {
                 held.rejected = true;
             }
         }
@@ -808,35 +779,6 @@ mod tests {
         format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
     }
 
-    /// The cached bearer value is `Bearer <current token>`, hidden from Debug, and
-    /// invalidating by it makes the next call refresh.
-    #[test]
-    fn bearer_matches_token_and_invalidates() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = Arc::clone(&calls);
-        let credential = CommunicationTokenCredential::with_options(
-            CommunicationTokenRefreshOptions::new(move || {
-                let n = c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
-            }),
-        )
-        .expect("valid options");
-        let value = credential.bearer(None).expect("refreshed");
-        let token = credential.get_token().expect("cached").token;
-        assert_eq!(
-            value.to_str().ok(),
-            Some(format!("Bearer {token}").as_str()),
-            "bearer value"
-        );
-        let debug = format!("{value:?}");
-        assert!(!debug.contains(&token), "Debug shows the token: {debug}");
-        assert!(credential.invalidate_bearer(&value), "a refresher exists");
-        let next = credential.bearer(None).expect("refreshed");
-        assert_ne!(next, value, "a new token after invalidation");
-        assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
-    }
-
-    /// A static token is returned as long as it is valid.
     #[test]
     fn get_token_static_returns_token() {
         let text = token_expiring_in(3600, "a");

@@ -12,7 +12,6 @@ mod retry;
 mod sent;
 mod url;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,10 +21,8 @@ use ureq::unversioned::transport::Connector;
 
 pub(crate) use retry::RetryClass;
 pub use retry::RetryOptions;
-#[allow(unused_imports)] // identity reuses some of these helpers.
 pub(crate) use url::{
-    decoded_path, encode_query_value, encode_segment, percent_decode, rebase_next_link,
-    validate_id, Endpoint,
+    decoded_path, encode_query_value, encode_segment, rebase_next_link, validate_id, Endpoint,
 };
 
 pub(crate) use ureq::http::Method;
@@ -103,25 +100,6 @@ impl Authorize for NoAuth {
     }
 }
 
-/// A header value: text to validate when sent, or a value validated beforehand (e.g. the
-/// credential's cached `Bearer …`, which is then shared instead of copied per attempt).
-#[derive(Clone)]
-pub(crate) enum HeaderText {
-    /// Checked when the request is sent (an invalid value fails that attempt).
-    Text(String),
-    /// Already a valid header value.
-    Ready(ureq::http::HeaderValue),
-}
-
-impl HeaderText {
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            HeaderText::Text(text) => Some(text),
-            HeaderText::Ready(value) => value.to_str().ok(),
-        }
-    }
-}
-
 /// One logical request, authorized afresh for every attempt.
 #[derive(Clone)]
 pub(crate) struct Request {
@@ -130,7 +108,7 @@ pub(crate) struct Request {
     /// The absolute URL (`https://host[:port]/path?query`).
     pub(crate) url: String,
     /// Headers besides the standard ones the pipeline adds.
-    pub(crate) headers: Vec<(Cow<'static, str>, HeaderText)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body, if any (POST/PATCH without one send `Content-Length: 0`).
     pub(crate) body: Option<Vec<u8>>,
     /// Which failures may be retried.
@@ -140,7 +118,7 @@ pub(crate) struct Request {
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header values (Authorization) and the body (message content) never print.
-        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_ref()).collect();
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("path", &self.path())
@@ -165,22 +143,14 @@ impl Request {
 
     /// Adds or replaces a header (names compare case-insensitively).
     pub(crate) fn set_header(&mut self, name: &str, value: impl Into<String>) {
-        self.put(Cow::Owned(name.to_string()), HeaderText::Text(value.into()));
-    }
-
-    /// [`set_header`](Self::set_header) with a value validated beforehand.
-    pub(crate) fn set_header_value(&mut self, name: &'static str, value: ureq::http::HeaderValue) {
-        self.put(Cow::Borrowed(name), HeaderText::Ready(value));
-    }
-
-    fn put(&mut self, name: Cow<'static, str>, value: HeaderText) {
+        let value = value.into();
         match self
             .headers
             .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
         {
             Some(slot) => slot.1 = value,
-            None => self.headers.push((name, value)),
+            None => self.headers.push((name.to_string(), value)),
         }
     }
 
@@ -196,7 +166,7 @@ impl Request {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets a body and its content type.
@@ -367,37 +337,9 @@ fn random_unit() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
-/// A fresh `x-ms-client-request-id`: a random (version 4, RFC 4122 variant) UUID in lower-case
-/// hyphenated form.
-///
-/// `Uuid::new_v4` asks the OS for randomness on every call (a `getrandom` system call per
-/// request). Request ids need to be unique, not secret, so the bits come from a per-process
-/// stream instead: two 64-bit words from the OS once, then per id a counter step mixed by
-/// SplitMix64's finalizer (a bijection, so no two ids of one process share a random half).
+/// A fresh `x-ms-client-request-id`: a random (version 4) UUID in lower-case hyphenated form.
 fn client_request_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = *SEED.get_or_init(|| {
-        let bits = uuid::Uuid::new_v4().as_u128() ^ (uuid::Uuid::new_v4().as_u128() << 6);
-        ((bits >> 64) as u64, bits as u64)
-    });
-    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15; // odd: n -> a + n * GAMMA is a bijection
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let hi = splitmix64(a.wrapping_add(n.wrapping_mul(GAMMA)));
-    let lo = splitmix64(b.wrapping_add(n.wrapping_mul(GAMMA)).rotate_left(29));
-    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_string()
-}
-
-/// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
-fn splitmix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    uuid::Uuid::new_v4().hyphenated().to_string()
 }
 
 /// The shared transport. Cheap to clone; clones share one connection pool.
@@ -718,12 +660,10 @@ fn request_head(
     head.uri = ureq::http::Uri::try_from(req.url.as_str())?;
     head.headers.reserve(req.headers.len());
     for (name, value) in &req.headers {
-        let value = match value {
-            HeaderText::Text(text) => HeaderValue::from_str(text)?,
-            HeaderText::Ready(value) => value.clone(),
-        };
-        head.headers
-            .append(HeaderName::from_bytes(name.as_bytes())?, value);
+        head.headers.append(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
     }
     Ok(head)
 }

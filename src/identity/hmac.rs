@@ -178,7 +178,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone as _;
 
-    /// SUMMARY.md section 9: `emulator-secret-key-000000000000`, base64-encoded.
+    /// The key of the HMAC worked example in `../shared/spec/SUMMARY.md` (section 9):
+    /// `emulator-secret-key-000000000000`, base64-encoded.
     const SUMMARY_KEY: &str = "ZW11bGF0b3Itc2VjcmV0LWtleS0wMDAwMDAwMDAwMDA=";
 
     fn summary_time() -> DateTime<Utc> {
@@ -187,7 +188,7 @@ mod tests {
             .expect("a valid date")
     }
 
-    /// The POST worked example of SUMMARY.md section 9 reproduces hash, string and signature.
+    /// The POST worked example of `../shared/spec/SUMMARY.md` (section 9, HMAC) reproduces hash, string and signature.
     #[test]
     fn sign_post_matches_summary_example() {
         let key = AzureKeyCredential::new(SUMMARY_KEY).expect("valid base64");
