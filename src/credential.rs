@@ -374,7 +374,10 @@ impl Inner {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::Timeout(started.elapsed()));
+            return Err(Error::Timeout {
+                after: started.elapsed(),
+                sent: false,
+            });
         }
         let (state, _) = self
             .refreshed
@@ -746,7 +749,10 @@ fn duplicate(err: &Error) -> Error {
             name,
             reason: reason.clone(),
         },
-        Error::Timeout(d) => Error::Timeout(*d),
+        Error::Timeout { after, sent } => Error::Timeout {
+            after: *after,
+            sent: *sent,
+        },
         other => Error::Transport {
             message: error_chain(other),
             source: None,

@@ -55,8 +55,14 @@ pub enum Error {
     },
 
     /// The call did not complete within its time limit.
-    #[error("the call timed out after {0:?}")]
-    Timeout(Duration),
+    #[error("the call timed out after {after:?}")]
+    Timeout {
+        /// The call's time limit.
+        after: Duration,
+        /// Whether any attempt of the call had written its request before the time ran out
+        /// (`false`, for example, when the deadline passed while waiting for a token refresh).
+        sent: bool,
+    },
 
     /// A success response whose body could not be decoded.
     #[error("could not decode the {status} response body")]
@@ -194,11 +200,11 @@ impl Error {
     /// - `true`: the connection closed or broke after the request was written, a success
     ///   (2xx) body was cut short ([`Error::TruncatedBody`]), could not be decoded
     ///   ([`Error::Decode`]), was too large or broke the protocol, the service answered 500, 502
-    ///   or 504 (a failure that may come after the work was done), and every
-    ///   [`Error::Timeout`] (this variant does not record whether the request had been
-    ///   written, so it answers the safe way).
+    ///   or 504 (a failure that may come after the work was done), , and an
+    ///   [`Error::Timeout`] of a call that had written a request.
     /// - `false`: the request was refused before sending (bad arguments, credentials, a
-    ///   connection that never opened, a request never written), or the service answered
+    ///   connection that never opened, a request never written, a timeout before any
+    ///   request was written), or the service answered
     ///   that it did not act: any 4xx (408 and 429 included), 501, 503, 505, a redirect.
     ///
     /// When it is `false`, sending again cannot duplicate anything. When it is `true`, look
@@ -235,7 +241,8 @@ impl Error {
             Error::TruncatedBody { status, .. } | Error::Decode { status, .. } => {
                 (200..300).contains(status) || status_leaves_outcome_open(*status)
             }
-            Error::Timeout(_) | Error::UnexpectedResponse(_) | Error::BodyTooLarge { .. } => true,
+            Error::Timeout { sent, .. } => *sent,
+            Error::UnexpectedResponse(_) | Error::BodyTooLarge { .. } => true,
         }
     }
 

@@ -531,8 +531,12 @@ fn slow_refresher_call_ends_with_timeout_at_call_timeout() {
     let took = started.elapsed();
     println!("call_timeout 1 s, 3 s refresher: returned {r:?} after {took:?}");
     assert!(
-        matches!(r, Err(Error::Timeout(t)) if t == call_timeout),
+        matches!(r, Err(Error::Timeout { after, sent: false }) if after == call_timeout),
         "got {r:?}"
+    );
+    assert!(
+        r.as_ref().is_err_and(|e| !e.may_have_taken_effect()),
+        "nothing was sent while waiting for the token, yet {r:?} may have taken effect"
     );
     assert!(
         took < call_timeout + Duration::from_secs(2),
@@ -574,7 +578,10 @@ fn six_callers_waiting_on_slow_refresh_each_time_out() {
     let times: Vec<_> = outcomes.iter().map(|(_, t)| *t).collect();
     println!("6 callers, call_timeout 1 s, 5 s refresher: returned after {times:?}");
     for (r, took) in &outcomes {
-        assert!(matches!(r, Err(Error::Timeout(_))), "a caller got {r:?}");
+        assert!(
+            matches!(r, Err(Error::Timeout { .. })),
+            "a caller got {r:?}"
+        );
         assert!(
             *took < call_timeout + Duration::from_secs(2),
             "a caller took {took:?}, past its {call_timeout:?} timeout"

@@ -11,6 +11,7 @@ mod resolve;
 mod retry;
 mod sent;
 mod url;
+mod waiter;
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use retry::RetryOptions;
 pub(crate) use url::{
     decoded_path, encode_query_value, encode_segment, rebase_next_link, validate_id, Endpoint,
 };
+pub(crate) use waiter::{jitter, Waiter};
 
 pub(crate) use ureq::http::Method;
 
@@ -264,8 +266,8 @@ enum Failure {
     Truncated { status: u16, source: ureq::Error },
     /// The body exceeded the limit.
     TooLarge,
-    /// The call's time ran out.
-    TimedOut,
+    /// The call's time ran out; `sent` when request bytes had been written.
+    TimedOut { sent: bool },
 }
 
 impl Failure {
@@ -273,7 +275,16 @@ impl Failure {
         match self {
             Failure::NotSent(_) => class.retries_transport(true),
             Failure::Lost(_) | Failure::Truncated { .. } => class.retries_transport(false),
-            Failure::Fatal { .. } | Failure::TooLarge | Failure::TimedOut => false,
+            Failure::Fatal { .. } | Failure::TooLarge | Failure::TimedOut { .. } => false,
+        }
+    }
+
+    /// Whether this attempt wrote request bytes.
+    fn was_sent(&self) -> bool {
+        match self {
+            Failure::NotSent(_) => false,
+            Failure::Fatal { sent, .. } | Failure::TimedOut { sent } => *sent,
+            Failure::Lost(_) | Failure::Truncated { .. } | Failure::TooLarge => true,
         }
     }
 
@@ -284,11 +295,12 @@ impl Failure {
             Failure::Fatal { source, .. } => format!("request failed: {source}"),
             Failure::Truncated { status, .. } => format!("{status} with a cut-short body"),
             Failure::TooLarge => "body over the size limit".to_string(),
-            Failure::TimedOut => "timed out".to_string(),
+            Failure::TimedOut { .. } => "timed out".to_string(),
         }
     }
 
-    fn into_error(self, options: &PipelineOptions) -> Error {
+    /// The call's error; `call_sent` when any attempt of the call wrote request bytes.
+    fn into_error(self, options: &PipelineOptions, call_sent: bool) -> Error {
         match self {
             Failure::NotSent(e) => transport("could not connect to the service", e),
             Failure::Lost(e) => transport_after_sending("the service did not answer completely", e),
@@ -306,7 +318,10 @@ impl Failure {
             Failure::TooLarge => Error::BodyTooLarge {
                 limit: options.max_response_body,
             },
-            Failure::TimedOut => Error::Timeout(options.call_timeout),
+            Failure::TimedOut { sent } => Error::Timeout {
+                after: options.call_timeout,
+                sent: sent || call_sent,
+            },
         }
     }
 }
@@ -331,15 +346,72 @@ pub(crate) fn sent_before_failing(source: &(dyn std::error::Error + 'static)) ->
     source.is::<sent::AfterSending>()
 }
 
-/// A random number in `[0, 1)`, for jitter (uuid's v4 generator is our only randomness source).
-fn random_unit() -> f64 {
-    let bits = (uuid::Uuid::new_v4().as_u128() >> 75) as u64; // 53 random bits
-    bits as f64 / (1u64 << 53) as f64
-}
-
 /// A fresh `x-ms-client-request-id`: a random (version 4) UUID in lower-case hyphenated form.
 fn client_request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// The state of one call across its attempts.
+struct Call {
+    client_request_id: String,
+    /// The call's end: its own timeout or the caller's deadline, whichever is earlier.
+    deadline: Option<Instant>,
+    call_timeout: Duration,
+    /// How many headers the request had before the first authorization.
+    own_headers: Option<usize>,
+    attempt: u32,
+    retries: u32,
+    reauthorized: bool,
+    /// Whether any attempt wrote request bytes.
+    sent: bool,
+}
+
+impl Call {
+    fn start(options: &PipelineOptions, given: Option<Instant>) -> Call {
+        let deadline = match (Instant::now().checked_add(options.call_timeout), given) {
+            (Some(own), Some(given)) => Some(own.min(given)),
+            (own, given) => own.or(given),
+        };
+        Call {
+            client_request_id: client_request_id(),
+            deadline,
+            call_timeout: options.call_timeout,
+            own_headers: None,
+            attempt: 0,
+            retries: 0,
+            reauthorized: false,
+            sent: false,
+        }
+    }
+
+    /// The time left before the call's deadline.
+    fn remaining(&self) -> Duration {
+        match self.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        }
+    }
+
+    /// The call's [`Error::Timeout`], saying whether any attempt was sent.
+    fn timeout(&self) -> Error {
+        Error::Timeout {
+            after: self.call_timeout,
+            sent: self.sent,
+        }
+    }
+}
+
+/// What one attempt means for its call.
+enum Outcome<T> {
+    /// The call is over.
+    Done(Result<T>),
+    /// Fresh credentials can be had after a 401: repeat at once (not counted as a retry).
+    Reauthorize,
+    /// A retryable failure; `hint` is the wait the server asked for.
+    Retry {
+        error: Error,
+        hint: Option<Duration>,
+    },
 }
 
 /// The shared transport. Cheap to clone; clones share one connection pool.
@@ -351,6 +423,8 @@ pub(crate) struct Pipeline {
 struct PipelineInner {
     agent: ureq::Agent,
     options: PipelineOptions,
+    /// The wait between attempts; stopping it ends every waiting call at once.
+    waiter: Waiter,
 }
 
 impl fmt::Debug for Pipeline {
@@ -392,7 +466,11 @@ impl Pipeline {
             resolve::LiteralFirst::default(),
         );
         Pipeline {
-            inner: Arc::new(PipelineInner { agent, options }),
+            inner: Arc::new(PipelineInner {
+                agent,
+                options,
+                waiter: Waiter::default(),
+            }),
         }
     }
 
@@ -431,147 +509,47 @@ impl Pipeline {
         deadline: Option<Instant>,
         mut recover: impl FnMut(&Error, Option<Instant>) -> Result<Option<T>>,
     ) -> Result<T> {
-        let options = &self.inner.options;
-        let started = Instant::now();
-        let deadline = match (started.checked_add(options.call_timeout), deadline) {
-            (Some(own), Some(given)) => Some(own.min(given)),
-            (own, given) => own.or(given),
-        };
-        let remaining = |now: Instant| match deadline {
-            Some(d) => d.saturating_duration_since(now),
-            None => Duration::MAX,
-        };
-        let client_request_id = client_request_id();
-        request.set_header("x-ms-client-request-id", client_request_id.as_str());
-        // The request is authorized in place (no copy per attempt): headers the authorizer
-        // adds are dropped again before the next attempt, ones it replaces are set anew.
-        let own_headers = request.headers.len();
-        let mut retries = 0u32;
-        let mut reauthorized = false;
-        let mut attempt = 0u32;
+        let mut call = Call::start(&self.inner.options, deadline);
+        request.set_header("x-ms-client-request-id", call.client_request_id.as_str());
         loop {
-            attempt += 1;
-            if remaining(Instant::now()).is_zero() {
-                return Err(Error::Timeout(options.call_timeout));
-            }
-            request.headers.truncate(own_headers);
-            // Authorizing may wait for a token refresh: it gets the call's deadline, and the
-            // attempt only the time that is left after it.
-            auth.authorize(&mut request, deadline)
-                .map_err(|e| match e {
-                    Error::Timeout(_) => Error::Timeout(options.call_timeout),
-                    other => other,
-                })?;
-            let left = remaining(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout(options.call_timeout));
-            }
-            let req = &request;
-            let attempt_started = Instant::now();
-            let outcome = self.attempt(req, left.min(MAX_TIMEOUT));
-            let elapsed = attempt_started.elapsed();
-            let (retryable, hint, error) = match outcome {
-                Ok(response) => {
-                    log::debug!(
-                        target: LOG_TARGET,
-                        "{} {} -> {} in {} ms (attempt {}, x-ms-client-request-id {}, MS-CV {})",
-                        req.method,
-                        req.path(),
-                        response.status,
-                        elapsed.as_millis(),
-                        attempt,
-                        client_request_id,
-                        response.request_id().as_deref().unwrap_or("-"),
-                    );
-                    if (200..300).contains(&response.status) {
-                        match accept(response) {
-                            Err(e @ Error::Decode { .. })
-                                if request.retry == RetryClass::SafeToRepeat =>
-                            {
-                                log::debug!(
-                                    target: LOG_TARGET,
-                                    "{} {}: the response body could not be decoded (attempt {})",
-                                    req.method,
-                                    req.path(),
-                                    attempt,
-                                );
-                                (true, None, e)
-                            }
-                            other => return other,
-                        }
-                    } else {
-                        if response.status == 401 && !reauthorized && auth.on_unauthorized() {
-                            reauthorized = true;
-                            continue;
-                        }
-                        let retryable = request.retry.retries_status(response.status);
-                        let hint = retry::server_delay(
-                            |name| response.header(name).map(str::to_string),
-                            Utc::now(),
-                        );
-                        (retryable, hint, response.into_error())
-                    }
-                }
-                Err(failure) => {
-                    log::debug!(
-                        target: LOG_TARGET,
-                        "{} {} -> {} after {} ms (attempt {}, x-ms-client-request-id {})",
-                        req.method,
-                        req.path(),
-                        failure.describe(),
-                        elapsed.as_millis(),
-                        attempt,
-                        client_request_id,
-                    );
-                    (
-                        failure.retryable(request.retry),
-                        None,
-                        failure.into_error(options),
-                    )
-                }
+            let (error, hint) = match self.try_once(&mut call, &mut request, auth, &accept)? {
+                Outcome::Done(result) => return result,
+                Outcome::Reauthorize => continue,
+                Outcome::Retry { error, hint } => (error, hint),
             };
-            if !retryable {
-                return Err(error);
-            }
-            // Out of retries or of time after a transient failure: one last look, so that an
-            // effect that did happen is still reported as the success it was.
-            let mut last_look = |error: Error| {
-                if error.may_have_taken_effect() && !remaining(Instant::now()).is_zero() {
-                    if let Ok(Some(found)) = recover(&error, deadline) {
+            let Some(delay) = self.next_delay(&call, hint) else {
+                // Out of retries or of time: one last look, so that an effect that did happen
+                // is still reported as the success it was.
+                if error.may_have_taken_effect() && !call.remaining().is_zero() {
+                    if let Ok(Some(found)) = recover(&error, call.deadline) {
                         return Ok(found);
                     }
                 }
-                Err(error)
+                return Err(error);
             };
-            if retries >= options.retry.max_retries {
-                return last_look(error);
-            }
-            let delay = hint.unwrap_or_else(|| options.retry.backoff(retries, random_unit()));
-            if delay >= remaining(Instant::now()) {
-                // Waiting would outlast the call's timeout: report what went wrong instead.
-                return last_look(error);
-            }
-            retries += 1;
+            call.retries += 1;
             log::debug!(
                 target: LOG_TARGET,
                 "{} {}: retry {} of {} in {} ms (x-ms-client-request-id {})",
                 request.method,
                 request.path(),
-                retries,
-                options.retry.max_retries,
+                call.retries,
+                self.inner.options.retry.max_retries,
                 delay.as_millis(),
-                client_request_id,
+                call.client_request_id,
             );
-            std::thread::sleep(delay);
+            if self.inner.waiter.wait_until(Instant::now() + delay) {
+                return Err(error);
+            }
             if error.may_have_taken_effect() {
-                match recover(&error, deadline) {
+                match recover(&error, call.deadline) {
                     Ok(Some(found)) => {
                         log::debug!(
                             target: LOG_TARGET,
                             "{} {}: the earlier attempt took effect; not repeated (x-ms-client-request-id {})",
                             request.method,
                             request.path(),
-                            client_request_id,
+                            call.client_request_id,
                         );
                         return Ok(found);
                     }
@@ -588,6 +566,133 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// One authorized attempt of `call`, and what it means for the call. `Err` ends the call
+    /// before sending (its time ran out, or the credential failed).
+    fn try_once<T>(
+        &self,
+        call: &mut Call,
+        request: &mut Request,
+        auth: &dyn Authorize,
+        accept: &impl Fn(Response) -> Result<T>,
+    ) -> Result<Outcome<T>> {
+        call.attempt += 1;
+        if call.remaining().is_zero() {
+            return Err(call.timeout());
+        }
+        // The request is authorized in place: headers the authorizer adds are dropped again
+        // before the next attempt, ones it replaces are set anew.
+        let own_headers = *call.own_headers.get_or_insert(request.headers.len());
+        request.headers.truncate(own_headers);
+        // Authorizing may wait for a token refresh: it gets the call's deadline, and the
+        // attempt only the time that is left after it.
+        auth.authorize(request, call.deadline)
+            .map_err(|e| match e {
+                Error::Timeout { .. } => call.timeout(),
+                other => other,
+            })?;
+        let left = call.remaining();
+        if left.is_zero() {
+            return Err(call.timeout());
+        }
+        let attempt_started = Instant::now();
+        let outcome = self.attempt(request, left.min(MAX_TIMEOUT));
+        let elapsed = attempt_started.elapsed();
+        Ok(match outcome {
+            Ok(response) => {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{} {} -> {} in {} ms (attempt {}, x-ms-client-request-id {}, MS-CV {})",
+                    request.method,
+                    request.path(),
+                    response.status,
+                    elapsed.as_millis(),
+                    call.attempt,
+                    call.client_request_id,
+                    response.request_id().as_deref().unwrap_or("-"),
+                );
+                // A response came back: the request reached the service.
+                call.sent = true;
+                self.classify_response(call, request, auth, accept, response)
+            }
+            Err(failure) => {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{} {} -> {} after {} ms (attempt {}, x-ms-client-request-id {})",
+                    request.method,
+                    request.path(),
+                    failure.describe(),
+                    elapsed.as_millis(),
+                    call.attempt,
+                    call.client_request_id,
+                );
+                call.sent |= failure.was_sent();
+                if failure.retryable(request.retry) {
+                    Outcome::Retry {
+                        error: failure.into_error(&self.inner.options, call.sent),
+                        hint: None,
+                    }
+                } else {
+                    Outcome::Done(Err(failure.into_error(&self.inner.options, call.sent)))
+                }
+            }
+        })
+    }
+
+    /// What a response means for the call: a result, a repeat with fresh credentials after a
+    /// 401, or a retry (a retryable status, or a 2xx body that did not decode for a request
+    /// that is safe to repeat).
+    fn classify_response<T>(
+        &self,
+        call: &mut Call,
+        request: &Request,
+        auth: &dyn Authorize,
+        accept: &impl Fn(Response) -> Result<T>,
+        response: Response,
+    ) -> Outcome<T> {
+        if (200..300).contains(&response.status) {
+            return match accept(response) {
+                Err(e @ Error::Decode { .. }) if request.retry == RetryClass::SafeToRepeat => {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{} {}: the response body could not be decoded (attempt {})",
+                        request.method,
+                        request.path(),
+                        call.attempt,
+                    );
+                    Outcome::Retry {
+                        error: e,
+                        hint: None,
+                    }
+                }
+                other => Outcome::Done(other),
+            };
+        }
+        if response.status == 401 && !call.reauthorized && auth.on_unauthorized() {
+            call.reauthorized = true;
+            return Outcome::Reauthorize;
+        }
+        let retryable = request.retry.retries_status(response.status);
+        let hint =
+            retry::server_delay(|name| response.header(name).map(str::to_string), Utc::now());
+        let error = response.into_error();
+        if retryable {
+            Outcome::Retry { error, hint }
+        } else {
+            Outcome::Done(Err(error))
+        }
+    }
+
+    /// The wait before the next retry (the server's `hint`, else the backoff), or `None` when
+    /// the call is out of retries or the wait would outlast its time.
+    fn next_delay(&self, call: &Call, hint: Option<Duration>) -> Option<Duration> {
+        let retry = &self.inner.options.retry;
+        if call.retries >= retry.max_retries {
+            return None;
+        }
+        let delay = hint.unwrap_or_else(|| retry.backoff(call.retries, jitter()));
+        (delay < call.remaining()).then_some(delay)
     }
 
     /// One attempt, bounded by `budget`.
@@ -629,7 +734,11 @@ impl Pipeline {
         let response = match result {
             // Whatever failed, the call's time is up (ureq may name the connect timeout when
             // the call's budget was the shorter one).
-            Err(_) if started.elapsed() >= budget => return Err(Failure::TimedOut),
+            Err(_) if started.elapsed() >= budget => {
+                return Err(Failure::TimedOut {
+                    sent: sent::was_sent(),
+                })
+            }
             Err(e) => return Err(classify(e, sent::was_sent())),
             Ok(r) => r,
         };
@@ -644,7 +753,8 @@ impl Pipeline {
                 body,
             }),
             Err(ureq::Error::BodyExceedsLimit(_)) => Err(Failure::TooLarge),
-            Err(ureq::Error::Timeout(_)) => Err(Failure::TimedOut),
+            // The head came back: the request was sent.
+            Err(ureq::Error::Timeout(_)) => Err(Failure::TimedOut { sent: true }),
             Err(source) => Err(Failure::Truncated { status, source }),
         }
     }
@@ -676,7 +786,7 @@ fn classify(e: ureq::Error, sent: bool) -> Failure {
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
             Failure::NotSent(e)
         }
-        ureq::Error::Timeout(_) => Failure::TimedOut,
+        ureq::Error::Timeout(_) => Failure::TimedOut { sent },
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Failure::NotSent(e),
         ureq::Error::Io(ref io)
             if matches!(

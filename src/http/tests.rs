@@ -468,7 +468,8 @@ fn send_reports_truncated_body() {
     assert_eq!(server.seen().len(), 2);
 }
 
-/// A stalled server cannot hold a call past its timeout.
+/// A stalled server cannot hold a call past its timeout, and the timeout says the request
+/// was sent (so it may have taken effect).
 #[test]
 fn send_times_out_on_stalled_server() {
     let server = Server::start(vec![Act::Stall(Duration::from_secs(30))]);
@@ -480,7 +481,11 @@ fn send_times_out_on_stalled_server() {
     let err = pipeline
         .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
         .expect_err("stalled");
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(matches!(err, Error::Timeout { sent: true, .. }), "{err:?}");
+    assert!(
+        err.may_have_taken_effect(),
+        "a sent request timed out: {err:?}"
+    );
     // A bound check (the stall is 30 s), not a performance assertion.
     assert!(
         started.elapsed() < Duration::from_secs(10),
