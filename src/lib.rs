@@ -45,6 +45,7 @@ mod http;
 pub mod identity;
 pub mod models;
 mod pager;
+mod secret;
 mod watch;
 
 pub use client::{
@@ -62,6 +63,7 @@ pub use models::{
     CommunicationIdentifier, CreateChatThreadResult, SendChatMessageResult,
 };
 pub use pager::{Page, Pager, Pages};
+pub use secret::Secret;
 pub use watch::{
     InboxEvent, InboxWatcher, ThreadEvent, ThreadWatcher, WatchCursor, WatchOptions, WatchStopper,
 };

@@ -133,7 +133,7 @@ impl Authorize for HmacSigner {
         request.set_header("x-ms-date", signed.date);
         request.set_header("x-ms-content-sha256", signed.content_sha256);
         request.set_header("x-ms-return-client-request-id", "true");
-        request.set_header("authorization", signed.authorization);
+        request.set_header("authorization", signed.authorization.expose());
         Ok(())
     }
 }
@@ -514,7 +514,7 @@ mod tests {
         );
         assert_eq!(
             request.header("authorization"),
-            Some(want.authorization.as_str())
+            Some(want.authorization.expose())
         );
         assert_eq!(
             request.header("x-ms-content-sha256"),
