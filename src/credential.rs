@@ -224,8 +224,12 @@ pub struct CommunicationTokenCredential {
     inner: Arc<Inner>,
 }
 
+/// The wall clock a credential reads (a fake one in tests).
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 struct Inner {
     state: Mutex<State>,
+    clock: Clock,
     /// Signalled whenever a refresh ends (well or badly) and on dispose.
     refreshed: Condvar,
     refresher: Option<Box<TokenRefresher>>,
@@ -238,8 +242,8 @@ struct State {
     refreshing: bool,
     /// Consecutive failed refreshes.
     failures: u32,
-    /// No refresh before this instant (set after a failure).
-    retry_at: Option<Instant>,
+    /// No refresh before this time (set after a failure).
+    retry_at: Option<DateTime<Utc>>,
     /// What the last failed refresh returned, for the callers that waited for it.
     last_error: Option<Error>,
     /// How many refreshes have ended (well or badly), so a waiter knows its refresh is over.
@@ -331,6 +335,14 @@ fn window_start(expires_on: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// `now + wait`, saturating at chrono's largest time.
+fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn backoff(failures: u32) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(16);
     BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_MAX)
@@ -396,16 +408,18 @@ impl Inner {
             armed: true,
         };
         let result = refresher().and_then(|token| {
-            if token.expires_on <= Utc::now() {
+            let now = (self.clock)();
+            if token.expires_on <= now {
                 Err(Error::credential(
                     "the token refresher returned a token that has already expired",
                 ))
             } else {
                 // A token that cannot be a header value fails here, as a failed refresh,
                 // before any request carries it.
-                Held::refreshed(token, Utc::now())
+                Held::refreshed(token, now)
             }
         });
+        let now = (self.clock)();
         let mut state = self.lock();
         guard.armed = false;
         state.refreshing = false;
@@ -425,11 +439,11 @@ impl Inner {
                 Err(err) => {
                     state.failures = state.failures.saturating_add(1);
                     let wait = backoff(state.failures);
-                    state.retry_at = Some(Instant::now() + wait);
+                    state.retry_at = Some(after(now, wait));
                     let still_valid = state
                         .current
                         .as_ref()
-                        .is_some_and(|h| h.usable(Utc::now()).is_some());
+                        .is_some_and(|h| h.usable(now).is_some());
                     log::warn!(
                         "user access token refresh failed ({err}); {}next attempt in {wait:?}",
                         if still_valid {
@@ -446,6 +460,94 @@ impl Inner {
     }
 }
 
+/// What a caller asking for a token does next.
+#[derive(Debug)]
+enum Step {
+    /// Send the current token.
+    Use,
+    /// A refresh is running: wait for it to end.
+    Wait,
+    /// Start a refresh; `keep_using` when the current token is still valid and the caller
+    /// goes on with it (proactive refresh) instead of waiting.
+    Refresh { keep_using: bool },
+    /// Fail without sending.
+    Fail(Error),
+}
+
+/// What [`decide`] needs to know besides the shared state.
+struct View {
+    has_refresher: bool,
+    proactive: bool,
+    /// The generation of the refresh this caller started or waits for.
+    awaited: Option<u64>,
+}
+
+/// The refresh decision: a pure function of the credential's state, the caller's view and
+/// the time (see the [module docs](crate::credential) for the rules).
+fn decide(state: &State, view: &View, now: DateTime<Utc>) -> Step {
+    if state.disposed {
+        return Step::Fail(Error::credential("the credential was disposed"));
+    }
+    let usable = state
+        .current
+        .as_ref()
+        .is_some_and(|h| h.usable(now).is_some());
+    let due = state
+        .current
+        .as_ref()
+        .is_none_or(|held| held.rejected || now >= held.refresh_at);
+    if !due && usable {
+        return Step::Use;
+    }
+    if !view.has_refresher {
+        return match (usable, &state.current) {
+            (true, _) => Step::Use,
+            (false, Some(held)) => Step::Fail(Error::credential(format!(
+                "the static token expired at {} and there is no refresher to renew it",
+                held.token.expires_on
+            ))),
+            (false, None) => Step::Fail(Error::credential("there is no token")),
+        };
+    }
+    if view
+        .awaited
+        .is_some_and(|generation| generation != state.generation)
+    {
+        // The refresh this caller waited for is over and left no token that is due later:
+        // it failed. A still-valid token is used; else its error is returned.
+        if usable {
+            return Step::Use;
+        }
+        return Step::Fail(Error::Credential {
+            message: "the token refresher failed".to_owned(),
+            source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+        });
+    }
+    if state.refreshing {
+        return if view.proactive && usable {
+            Step::Use
+        } else {
+            Step::Wait
+        };
+    }
+    if let Some(retry_at) = state.retry_at.filter(|at| *at > now) {
+        if usable {
+            return Step::Use;
+        }
+        let left = retry_at.signed_duration_since(now).num_milliseconds();
+        return Step::Fail(Error::Credential {
+            message: format!(
+                "the token refresher failed {} time(s) in a row; the next attempt is allowed in {left} ms",
+                state.failures,
+            ),
+            source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+        });
+    }
+    Step::Refresh {
+        keep_using: view.proactive && usable,
+    }
+}
+
 /// Ends a refresh even when the refresher panics, so waiting callers are never stuck.
 struct RefreshGuard<'a> {
     inner: &'a Inner,
@@ -459,7 +561,7 @@ impl Drop for RefreshGuard<'_> {
             state.refreshing = false;
             state.generation = state.generation.wrapping_add(1);
             state.failures = state.failures.saturating_add(1);
-            state.retry_at = Some(Instant::now() + backoff(state.failures));
+            state.retry_at = Some(after((self.inner.clock)(), backoff(state.failures)));
             state.last_error = Some(Error::credential("the token refresher panicked"));
             self.inner.refreshed.notify_all();
         }
@@ -533,6 +635,7 @@ impl CommunicationTokenCredential {
                     current,
                     ..State::default()
                 }),
+                clock: Arc::new(Utc::now),
                 refreshed: Condvar::new(),
                 refresher,
                 proactive,
@@ -577,94 +680,45 @@ impl CommunicationTokenCredential {
         let mut state = inner.lock();
         // The generation of the refresh this caller started or waits for, once it does.
         let mut awaited: Option<u64> = None;
-        loop {
-            if state.disposed {
-                return Err(Error::credential("the credential was disposed"));
-            }
-            let now = Utc::now();
-            let usable = state
+        let held = |state: &State| {
+            state
                 .current
                 .as_ref()
-                .filter(|h| h.usable(now).is_some())
-                .map(&pick);
-            let due = match &state.current {
-                Some(held) => held.rejected || now >= held.refresh_at,
-                None => true,
+                .map(&pick)
+                .ok_or_else(|| Error::credential("there is no token"))
+        };
+        loop {
+            let view = View {
+                has_refresher: inner.refresher.is_some(),
+                proactive: inner.proactive,
+                awaited,
             };
-            if !due {
-                if let Some(token) = usable {
-                    return Ok(token);
+            match decide(&state, &view, (inner.clock)()) {
+                Step::Use => return held(&state),
+                Step::Fail(error) => return Err(error),
+                Step::Wait => {
+                    awaited.get_or_insert(state.generation);
+                    state = inner.wait(state, deadline, started)?;
                 }
-            }
-            if inner.refresher.is_none() {
-                return match (usable, &state.current) {
-                    (Some(token), _) => Ok(token),
-                    (None, Some(held)) => Err(Error::credential(format!(
-                        "the static token expired at {} and there is no refresher to renew it",
-                        held.token.expires_on
-                    ))),
-                    (None, None) => Err(Error::credential("there is no token")),
-                };
-            }
-            if awaited.is_some_and(|generation| generation != state.generation) {
-                // The refresh this caller waited for is over and left no token that is due
-                // later: it failed. A still-valid token is used; else its error is returned.
-                if let Some(token) = usable {
-                    return Ok(token);
-                }
-                return Err(Error::Credential {
-                    message: "the token refresher failed".to_owned(),
-                    source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
-                });
-            }
-            if state.refreshing {
-                if inner.proactive {
-                    if let Some(token) = usable {
-                        return Ok(token);
-                    }
-                }
-                awaited.get_or_insert(state.generation);
-                state = inner.wait(state, deadline, started)?;
-                continue;
-            }
-            if let Some(retry_at) = state.retry_at {
-                let left = retry_at.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
-                    if let Some(token) = usable {
-                        return Ok(token);
-                    }
-                    return Err(Error::Credential {
-                        message: format!(
-                            "the token refresher failed {} time(s) in a row; the next attempt is allowed in {} ms",
-                            state.failures,
-                            left.as_millis()
-                        ),
-                        source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
-                    });
-                }
-            }
-            state.refreshing = true;
-            awaited = Some(state.generation);
-            if inner.proactive {
-                if let Some(token) = usable {
-                    // Refresh in the background; this caller goes on with the valid token.
+                Step::Refresh { keep_using } => {
+                    state.refreshing = true;
+                    awaited = Some(state.generation);
+                    // In the background when a thread can be had; this caller goes on with
+                    // the still-valid token (`keep_using`) or waits for the new one.
                     if self.spawn_refresh() {
-                        return Ok(token);
+                        if keep_using {
+                            return held(&state);
+                        }
+                        state = inner.wait(state, deadline, started)?;
+                    } else {
+                        // No thread to be had: refresh on this thread (it cannot honour the
+                        // deadline).
+                        drop(state);
+                        inner.refresh();
+                        state = inner.lock();
                     }
-                    drop(state);
-                    inner.refresh();
-                    state = inner.lock();
-                    continue;
                 }
             }
-            if !self.spawn_refresh() {
-                // No thread to be had: refresh on this thread (it cannot honour the deadline).
-                drop(state);
-                inner.refresh();
-                state = inner.lock();
-                continue;
-            }
-            state = inner.wait(state, deadline, started)?;
         }
     }
 
@@ -678,6 +732,15 @@ impl CommunicationTokenCredential {
             .spawn(move || inner.refresh())
             .map_err(|e| log::warn!("could not start a token refresh thread ({e}); refreshing on the caller's thread"))
             .is_ok()
+    }
+
+    /// This credential reading `clock` instead of the system clock (tests with fake time).
+    #[cfg(test)]
+    fn with_clock(self, clock: Clock) -> Self {
+        let inner = Arc::into_inner(self.inner).expect("a credential with no clones");
+        CommunicationTokenCredential {
+            inner: Arc::new(Inner { clock, ..inner }),
+        }
     }
 
     /// Blocks until no refresh is running (tests of the background refresh).
@@ -778,6 +841,132 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A JWT-shaped token that expires `secs` seconds from now.
+    /// A wall clock that moves only when told to.
+    #[derive(Clone)]
+    struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+    impl Default for FakeClock {
+        fn default() -> Self {
+            FakeClock(Arc::new(Mutex::new(Utc::now())))
+        }
+    }
+
+    impl FakeClock {
+        fn clock(&self) -> Clock {
+            let time = Arc::clone(&self.0);
+            Arc::new(move || *time.lock().expect("clock lock"))
+        }
+
+        fn advance(&self, by: Duration) {
+            let mut time = self.0.lock().expect("clock lock");
+            *time = after(*time, by);
+        }
+    }
+
+    fn held(expires_in_secs: i64, now: DateTime<Utc>) -> Held {
+        let token = AccessToken {
+            token: "t".into(),
+            expires_on: now + chrono::TimeDelta::seconds(expires_in_secs),
+        };
+        Held::refreshed(token, now).expect("a valid token")
+    }
+
+    fn view(proactive: bool, awaited: Option<u64>) -> View {
+        View {
+            has_refresher: true,
+            proactive,
+            awaited,
+        }
+    }
+
+    /// The refresh decision over time: use a fresh token, refresh (waiting or, proactively,
+    /// going on) inside the window, refresh an expired one, fail a static one.
+    #[test]
+    fn decide_follows_the_refresh_window_over_time() {
+        let t0 = Utc::now();
+        let state = State {
+            current: Some(held(3600, t0)),
+            ..State::default()
+        };
+        let at = |secs: i64| t0 + chrono::TimeDelta::seconds(secs);
+        let cases = [
+            (0, false, "Use"),
+            (3600 - 601, false, "Use"),
+            (3600 - 599, false, "Refresh { keep_using: false }"),
+            (3600 - 599, true, "Refresh { keep_using: true }"),
+            (3601, true, "Refresh { keep_using: false }"),
+        ];
+        for (secs, proactive, want) in cases {
+            let got = format!("{:?}", decide(&state, &view(proactive, None), at(secs)));
+            assert_eq!(got, want, "at t0+{secs}s, proactive {proactive}");
+        }
+        let fixed = View {
+            has_refresher: false,
+            ..view(false, None)
+        };
+        assert!(
+            matches!(decide(&state, &fixed, at(3590)), Step::Use),
+            "static, still valid"
+        );
+        let got = decide(&state, &fixed, at(3601));
+        assert!(
+            matches!(&got, Step::Fail(e) if e.to_string().contains("expired")),
+            "static, expired: {got:?}"
+        );
+    }
+
+    /// While a refresh runs, callers wait (or keep a valid token when proactive); after a
+    /// failure they fail fast until the backoff time, then refresh again.
+    #[test]
+    fn decide_waits_for_running_refresh_and_honours_backoff() {
+        let t0 = Utc::now();
+        let running = State {
+            current: Some(held(30, t0)),
+            refreshing: true,
+            ..State::default()
+        };
+        // Past half of its 30 s life the token is due, and still valid.
+        let due = t0 + chrono::TimeDelta::seconds(20);
+        let got = decide(&running, &view(false, None), due);
+        assert!(matches!(got, Step::Wait), "due, refresh running: {got:?}");
+        let got = decide(&running, &view(true, None), due);
+        assert!(
+            matches!(got, Step::Use),
+            "proactive, refresh running: {got:?}"
+        );
+        let failed = State {
+            current: None,
+            failures: 1,
+            retry_at: Some(after(t0, backoff(1))),
+            generation: 1,
+            last_error: Some(Error::credential("backend down")),
+            ..State::default()
+        };
+        let got = decide(&failed, &view(false, Some(0)), t0);
+        assert!(
+            matches!(&got, Step::Fail(Error::Credential { message, source: Some(_) }) if message == "the token refresher failed"),
+            "the waited-for refresh failed: {got:?}"
+        );
+        let got = decide(&failed, &view(false, None), t0);
+        assert!(
+            matches!(&got, Step::Fail(e) if e.to_string().contains("next attempt is allowed in 500 ms")),
+            "inside the backoff: {got:?}"
+        );
+        let got = decide(&failed, &view(false, None), after(t0, backoff(1)));
+        assert!(
+            matches!(got, Step::Refresh { keep_using: false }),
+            "after the backoff: {got:?}"
+        );
+        let disposed = State {
+            disposed: true,
+            ..State::default()
+        };
+        assert!(matches!(
+            decide(&disposed, &view(true, None), t0),
+            Step::Fail(_)
+        ));
+    }
+
     fn token_expiring_in(secs: i64, tag: &str) -> String {
         let exp = Utc::now().timestamp() + secs;
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -952,6 +1141,8 @@ mod tests {
             }),
         )
         .expect("valid options");
+        let fake = FakeClock::default();
+        let credential = credential.with_clock(fake.clock());
         let err = credential.get_token().expect_err("the refresher failed");
         let Error::Credential {
             source: Some(source),
@@ -974,7 +1165,7 @@ mod tests {
             1,
             "no retry inside the backoff"
         );
-        std::thread::sleep(backoff(1) + Duration::from_millis(50));
+        fake.advance(backoff(1));
         credential.get_token().expect("recovered");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
