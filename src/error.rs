@@ -246,6 +246,38 @@ impl Error {
         }
     }
 
+    /// Whether the crate's retry policy retries this failure (within one call) for an
+    /// operation that is safe to repeat: the statuses 408, 429, 500, 502, 503 and 504, a
+    /// connection that failed or broke, a success body cut short or not decodable. `false` for
+    /// everything a repeat would not change (bad arguments, credentials, other statuses,
+    /// redirects, an oversized body, TLS failures) and for [`Error::Timeout`] (the call's time
+    /// is up). `send_message` and `add_participants` retry only such failures that also did
+    /// not [take effect](Self::may_have_taken_effect).
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
+    /// assert!(!err.is_retryable()); // a 404 stays a 404
+    /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
+    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
+    /// assert!(nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err().is_retryable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service(e) => crate::http::RetryClass::SafeToRepeat.retries_status(e.status),
+            Error::Transport { source, .. } => source
+                .as_deref()
+                .is_some_and(|s| crate::http::transient_failure(s)),
+            Error::TruncatedBody { .. } => true,
+            Error::Decode { status, .. } => (200..300).contains(status),
+            _ => false,
+        }
+    }
+
     pub(crate) fn invalid_argument(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             name,
@@ -277,6 +309,9 @@ pub struct ServiceError {
     pub details: Vec<ChatError>,
     /// The service's request id (`MS-CV` or `x-ms-request-id` header), for support requests.
     pub request_id: Option<String>,
+    /// The `x-ms-client-request-id` this crate sent with the request (the same for every
+    /// attempt of one call), for support requests.
+    pub client_request_id: Option<String>,
 }
 
 impl fmt::Display for ServiceError {
@@ -291,7 +326,13 @@ impl fmt::Display for ServiceError {
         if let Some(target) = &self.target {
             write!(f, " (target {target})")?;
         }
-        Ok(())
+        // Last, so a support ticket that quotes the message carries both ids.
+        match (&self.request_id, &self.client_request_id) {
+            (Some(id), Some(client)) => write!(f, " [request id {id}, client request id {client}]"),
+            (Some(id), None) => write!(f, " [request id {id}]"),
+            (None, Some(client)) => write!(f, " [client request id {client}]"),
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -453,7 +494,7 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("cv"));
         assert_eq!(
             Error::Service(Box::new(e)).to_string(),
-            "the service answered 400 BadRequest: m (target 8:acs:x)"
+            "the service answered 400 BadRequest: m (target 8:acs:x) [request id cv]"
         );
     }
 }

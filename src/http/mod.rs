@@ -237,18 +237,17 @@ impl Response {
             .map(str::to_string)
     }
 
-    fn into_error(self) -> Error {
+    /// The error for this non-2xx response to the request sent as `client_request_id`.
+    fn into_error(self, client_request_id: &str) -> Error {
         if (300..400).contains(&self.status) {
             return Error::Redirect {
                 status: self.status,
             };
         }
         let request_id = self.request_id();
-        Error::Service(Box::new(ServiceError::from_response(
-            self.status,
-            request_id,
-            &self.body,
-        )))
+        let mut error = ServiceError::from_response(self.status, request_id, &self.body);
+        error.client_request_id = Some(client_request_id.to_string());
+        Error::Service(Box::new(error))
     }
 }
 
@@ -302,14 +301,14 @@ impl Failure {
     /// The call's error; `call_sent` when any attempt of the call wrote request bytes.
     fn into_error(self, options: &PipelineOptions, call_sent: bool) -> Error {
         match self {
-            Failure::NotSent(e) => transport("could not connect to the service", e),
-            Failure::Lost(e) => transport_after_sending("the service did not answer completely", e),
+            Failure::NotSent(e) => transport("could not connect to the service", e, false, true),
+            Failure::Lost(e) => transport("the service did not answer completely", e, true, true),
             Failure::Fatal {
                 source,
                 sent: false,
-            } => transport("the request could not be made", source),
+            } => transport("the request could not be made", source, false, false),
             Failure::Fatal { source, sent: true } => {
-                transport_after_sending("the response could not be read", source)
+                transport("the response could not be read", source, true, false)
             }
             Failure::Truncated { status, source } => Error::TruncatedBody {
                 status,
@@ -326,24 +325,33 @@ impl Failure {
     }
 }
 
-fn transport(message: &str, source: ureq::Error) -> Error {
+/// The transport error of a failed attempt (see [`sent::AttemptFailed`]).
+fn transport(message: &str, error: ureq::Error, sent: bool, transient: bool) -> Error {
     Error::Transport {
         message: message.to_string(),
-        source: Some(Box::new(source)),
+        source: Some(Box::new(sent::AttemptFailed {
+            error,
+            sent,
+            transient,
+        })),
     }
 }
 
-/// A transport error of an attempt whose request was written: it may have taken effect.
-fn transport_after_sending(message: &str, source: ureq::Error) -> Error {
-    Error::Transport {
-        message: message.to_string(),
-        source: Some(Box::new(sent::AfterSending(source))),
-    }
+/// The attempt behind a transport error's `source`, if it came from one.
+fn attempt_of<'a>(
+    source: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a sent::AttemptFailed> {
+    source.downcast_ref::<sent::AttemptFailed>()
 }
 
-/// Whether `err`'s source marks a request that was written before the transport failed.
+/// Whether `source` marks a request that was written before the transport failed.
 pub(crate) fn sent_before_failing(source: &(dyn std::error::Error + 'static)) -> bool {
-    source.is::<sent::AfterSending>()
+    attempt_of(source).is_some_and(|a| a.sent)
+}
+
+/// Whether `source` marks a transport failure that the retry policy retries.
+pub(crate) fn transient_failure(source: &(dyn std::error::Error + 'static)) -> bool {
+    attempt_of(source).is_some_and(|a| a.transient)
 }
 
 /// A fresh `x-ms-client-request-id`: a random (version 4) UUID in lower-case hyphenated form.
@@ -676,7 +684,7 @@ impl Pipeline {
         let retryable = request.retry.retries_status(response.status);
         let hint =
             retry::server_delay(|name| response.header(name).map(str::to_string), Utc::now());
-        let error = response.into_error();
+        let error = response.into_error(&call.client_request_id);
         if retryable {
             Outcome::Retry { error, hint }
         } else {
