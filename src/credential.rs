@@ -137,8 +137,13 @@ fn jwt_expiry(token: &str) -> Result<DateTime<Utc>> {
         .ok_or_else(|| Error::credential("the token's `exp` claim is out of range"))
 }
 
+/// Any error a token refresher returns: yours (a backend's HTTP error, a database error) or
+/// this crate's. It becomes the `source` of the [`Error::Credential`] the callers get, from
+/// which `downcast_ref` gets it back.
+pub type RefreshError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The function that fetches a fresh token.
-pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
+pub type TokenRefresher = dyn Fn() -> Result<AccessToken, RefreshError> + Send + Sync;
 
 /// How a refreshing [`CommunicationTokenCredential`] is set up.
 ///
@@ -152,7 +157,7 @@ pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
 ///     token: None,
 ///     // Usually a call to your own backend, which asks the Identity API for a token.
 ///     token_refresher: Box::new(move || {
-///         AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+///         Ok(AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))?)
 ///     }),
 ///     proactive_refresh: true,
 /// };
@@ -180,13 +185,15 @@ impl CommunicationTokenRefreshOptions {
     /// # let emu = std::sync::Arc::new(acs_chat_emulator::Emulator::start()?);
     /// # let (user, e) = (emu.create_user(), emu.clone());
     /// let options = CommunicationTokenRefreshOptions::new(move || {
-    ///     AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+    ///     Ok(AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))?)
     /// });
     /// let credential = CommunicationTokenCredential::with_options(options)?;
     /// # credential.get_token()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(refresher: impl Fn() -> Result<AccessToken> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        refresher: impl Fn() -> Result<AccessToken, RefreshError> + Send + Sync + 'static,
+    ) -> Self {
         CommunicationTokenRefreshOptions {
             token: None,
             token_refresher: Box::new(refresher),
@@ -224,6 +231,9 @@ pub struct CommunicationTokenCredential {
     inner: Arc<Inner>,
 }
 
+/// A refresher's error, shared by every caller that waited for that refresh.
+type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The wall clock a credential reads (a fake one in tests).
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -245,7 +255,7 @@ struct State {
     /// No refresh before this time (set after a failure).
     retry_at: Option<DateTime<Utc>>,
     /// What the last failed refresh returned, for the callers that waited for it.
-    last_error: Option<Error>,
+    last_error: Option<SharedError>,
     /// How many refreshes have ended (well or badly), so a waiter knows its refresh is over.
     generation: u64,
     disposed: bool,
@@ -412,11 +422,12 @@ impl Inner {
             if token.expires_on <= now {
                 Err(Error::credential(
                     "the token refresher returned a token that has already expired",
-                ))
+                )
+                .into())
             } else {
                 // A token that cannot be a header value fails here, as a failed refresh,
                 // before any request carries it.
-                Held::refreshed(token, now)
+                Held::refreshed(token, now).map_err(RefreshError::from)
             }
         });
         let now = (self.clock)();
@@ -452,7 +463,7 @@ impl Inner {
                             ""
                         }
                     );
-                    state.last_error = Some(err);
+                    state.last_error = Some(SharedError::from(err));
                 }
             }
         }
@@ -520,7 +531,7 @@ fn decide(state: &State, view: &View, now: DateTime<Utc>) -> Step {
         }
         return Step::Fail(Error::Credential {
             message: "the token refresher failed".to_owned(),
-            source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+            source: state.last_error.clone(),
         });
     }
     if state.refreshing {
@@ -540,7 +551,7 @@ fn decide(state: &State, view: &View, now: DateTime<Utc>) -> Step {
                 "the token refresher failed {} time(s) in a row; the next attempt is allowed in {left} ms",
                 state.failures,
             ),
-            source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
+            source: state.last_error.clone(),
         });
     }
     Step::Refresh {
@@ -562,7 +573,7 @@ impl Drop for RefreshGuard<'_> {
             state.generation = state.generation.wrapping_add(1);
             state.failures = state.failures.saturating_add(1);
             state.retry_at = Some(after((self.inner.clock)(), backoff(state.failures)));
-            state.last_error = Some(Error::credential("the token refresher panicked"));
+            state.last_error = Some(Arc::new(Error::credential("the token refresher panicked")));
             self.inner.refreshed.notify_all();
         }
     }
@@ -606,7 +617,7 @@ impl CommunicationTokenCredential {
     /// let (user, first) = identity.create_user_and_token(&[CommunicationTokenScope::Chat], None)?;
     /// let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
     ///     token: Some(first.token),
-    ///     token_refresher: Box::new(move || identity.get_token(&user, &[CommunicationTokenScope::Chat], None)),
+    ///     token_refresher: Box::new(move || Ok(identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?)),
     ///     proactive_refresh: false,
     /// })?;
     /// assert!(credential.get_token()?.expires_on > chrono::Utc::now());
@@ -797,44 +808,6 @@ impl CommunicationTokenCredential {
     }
 }
 
-/// A copy of `err` for the callers that did not run the failed refresh (our `Error` is not
-/// `Clone`). Service errors are kept whole; other errors keep their message.
-fn duplicate(err: &Error) -> Error {
-    if let Some(service) = err.service_error() {
-        return Error::Service(Box::new(service.clone()));
-    }
-    match err {
-        Error::Credential { message, source } => Error::Credential {
-            message: message.clone(),
-            source: source.as_deref().map(|s| Box::new(duplicate(s))),
-        },
-        Error::InvalidArgument { name, reason } => Error::InvalidArgument {
-            name,
-            reason: reason.clone(),
-        },
-        Error::Timeout { after, sent } => Error::Timeout {
-            after: *after,
-            sent: *sent,
-        },
-        other => Error::Transport {
-            message: error_chain(other),
-            source: None,
-        },
-    }
-}
-
-/// `err` and its sources, joined with `: `.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -939,7 +912,7 @@ mod tests {
             failures: 1,
             retry_at: Some(after(t0, backoff(1))),
             generation: 1,
-            last_error: Some(Error::credential("backend down")),
+            last_error: Some(Arc::new(Error::credential("backend down"))),
             ..State::default()
         };
         let got = decide(&failed, &view(false, Some(0)), t0);
@@ -1045,7 +1018,7 @@ mod tests {
                         token: Some(token.clone()),
                         token_refresher: Box::new({
                             let token = token.clone();
-                            move || AccessToken::from_jwt(token.clone())
+                            move || Ok(AccessToken::from_jwt(token.clone())?)
                         }),
                         proactive_refresh: true,
                     })
@@ -1081,7 +1054,10 @@ mod tests {
         let credential = CommunicationTokenCredential::with_options(
             CommunicationTokenRefreshOptions::new(move || {
                 let n = c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
+                Ok(AccessToken::from_jwt(token_expiring_in(
+                    3600,
+                    &n.to_string(),
+                ))?)
             }),
         )
         .expect("valid options");
@@ -1110,7 +1086,7 @@ mod tests {
             // Tokens that live 5 minutes: inside the window from the start.
             token_refresher: Box::new(move || {
                 c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(300, "short"))
+                Ok(AccessToken::from_jwt(token_expiring_in(300, "short"))?)
             }),
             proactive_refresh: false,
         };
@@ -1134,9 +1110,9 @@ mod tests {
         let credential = CommunicationTokenCredential::with_options(
             CommunicationTokenRefreshOptions::new(move || {
                 if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(Error::invalid_argument("user", "no such user"))
+                    Err(Error::invalid_argument("user", "no such user").into())
                 } else {
-                    AccessToken::from_jwt(token_expiring_in(3600, "ok"))
+                    Ok(AccessToken::from_jwt(token_expiring_in(3600, "ok"))?)
                 }
             }),
         )
@@ -1152,7 +1128,10 @@ mod tests {
             panic!("expected a credential error with a source, got {err:?}");
         };
         assert!(
-            matches!(**source, Error::InvalidArgument { .. }),
+            matches!(
+                source.downcast_ref::<Error>(),
+                Some(Error::InvalidArgument { .. })
+            ),
             "source {source:?}"
         );
         let fast = credential.get_token().expect_err("inside the backoff");
@@ -1181,7 +1160,7 @@ mod tests {
             token: Some(initial.clone()),
             token_refresher: Box::new(move || {
                 c.fetch_add(1, Ordering::SeqCst);
-                Err(Error::credential("backend down"))
+                Err(Error::credential("backend down").into())
             }),
             proactive_refresh: true,
         };

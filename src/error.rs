@@ -117,9 +117,10 @@ pub enum Error {
     Credential {
         /// What is wrong, never containing the token itself.
         message: String,
-        /// The error the token refresher returned, if any.
+        /// The error the token refresher returned, if any (any error type: get yours back
+        /// with `downcast_ref`). Shared by every caller that waited for that refresh.
         #[source]
-        source: Option<Box<Error>>,
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// A connection string or access key could not be used. The key is never echoed.

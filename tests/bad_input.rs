@@ -512,7 +512,7 @@ fn unsendable_tokens_are_credential_errors_before_any_request() {
         let returned = token.clone();
         let refreshing = CommunicationTokenCredential::with_options(
             acs_chat::CommunicationTokenRefreshOptions::new(move || {
-                acs_chat::AccessToken::from_jwt(returned.clone())
+                Ok(acs_chat::AccessToken::from_jwt(returned.clone())?)
             }),
         )
         .expect("no initial token");

@@ -215,11 +215,11 @@ fn unauthorized_call_refreshes_token_and_retries_once() {
         token: Some(forged),
         token_refresher: Box::new(move || {
             *refreshes2.lock().expect("lock") += 1;
-            acs_chat::AccessToken::from_jwt(emu2.issue_token(
+            Ok(acs_chat::AccessToken::from_jwt(emu2.issue_token(
                 &user,
                 &["chat"],
                 Duration::from_secs(3600),
-            ))
+            ))?)
         }),
         proactive_refresh: false,
     };
