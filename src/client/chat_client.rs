@@ -169,6 +169,7 @@ impl ChatClient {
             return Err(Error::invalid_argument("topic", "must not be empty"));
         }
         super::options::check_participants(&options.participants)?;
+        super::limits::check_metadata("metadata", options.metadata.as_ref())?;
         let token = match options.idempotency_token {
             // It travels as a header value: visible ASCII only.
             Some(t)

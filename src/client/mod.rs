@@ -6,6 +6,7 @@
 mod chat_client;
 mod chat_thread_client;
 mod exactly_once;
+mod limits;
 mod options;
 
 use std::cell::RefCell;

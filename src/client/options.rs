@@ -398,6 +398,7 @@ pub(crate) fn check_skip(skip: Option<i32>) -> Result<()> {
 /// Checks every participant's raw id as an id the service can take (not empty or whitespace,
 /// no control characters): the one check of `create_chat_thread` and `add_participants`.
 pub(crate) fn check_participants(participants: &[ChatParticipant]) -> Result<()> {
+    super::limits::check_participants(participants)?;
     for p in participants {
         crate::http::validate_id("participants", &p.identifier.raw_id())?;
     }
