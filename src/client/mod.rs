@@ -33,6 +33,7 @@ use crate::http::{
     Request, Response, RetryClass,
 };
 use crate::pager::Pager;
+use crate::transport::Transport;
 
 // The clients promise to be shareable across threads; keep that a compile-time fact.
 const _: fn() = || {
@@ -59,13 +60,28 @@ pub(crate) struct ClientInner {
 }
 
 impl ClientInner {
+    /// The same client (endpoint, api-version, connection pool) calling as another user.
+    pub(crate) fn with_credential(&self, credential: CommunicationTokenCredential) -> Self {
+        ClientInner {
+            pipeline: self.pipeline.clone(),
+            endpoint: self.endpoint.clone(),
+            credential,
+            api_version: self.api_version.clone(),
+            base: self.base.clone(),
+            api_version_query: self.api_version_query.clone(),
+        }
+    }
+
     pub(crate) fn new(
         endpoint: &str,
         credential: CommunicationTokenCredential,
         options: ChatClientOptions,
     ) -> Result<Self> {
-        let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
-        let pipeline = Pipeline::new(options.to_pipeline_options()?);
+        options.check_api_version()?;
+        let transport =
+            Transport::for_client(options.transport.clone(), options.transport_options())?;
+        let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
+        let pipeline = transport.pipeline;
         let base = endpoint.base();
         let api_version_query = format!("api-version={}", encode_query_value(&options.api_version));
         Ok(ClientInner {

@@ -443,6 +443,15 @@ impl fmt::Debug for Pipeline {
     }
 }
 
+impl PartialEq for Pipeline {
+    /// Two pipelines are equal when they share one connection pool.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Pipeline {}
+
 impl Pipeline {
     /// A pipeline with its own connection pool.
     pub(crate) fn new(options: PipelineOptions) -> Self {

@@ -54,6 +54,10 @@ pub struct CommunicationIdentityClientOptions {
     /// Allow plain `http://` to hosts other than loopback ones. Default: `false` (the access
     /// key signs every request; a signed request seen on the network can be replayed).
     pub allow_insecure_http: bool,
+    /// A connection pool shared with other clients (see [`Transport`](crate::Transport)).
+    /// When set, it brings the retry, timeout and `allow_insecure_http` settings, and the
+    /// fields above must stay at their defaults. Default: `None`, a pool of the client's own.
+    pub transport: Option<crate::Transport>,
 }
 
 impl Default for CommunicationIdentityClientOptions {
@@ -65,6 +69,7 @@ impl Default for CommunicationIdentityClientOptions {
             call_timeout: pipeline.call_timeout,
             connect_timeout: pipeline.connect_timeout,
             allow_insecure_http: false,
+            transport: None,
         }
     }
 }
@@ -206,20 +211,19 @@ impl CommunicationIdentityClient {
         credential: AzureKeyCredential,
         options: CommunicationIdentityClientOptions,
     ) -> Result<Self> {
-        let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
         if options.api_version.trim().is_empty() {
             return Err(Error::invalid_argument("api_version", "must not be empty"));
         }
-        let pipeline = Pipeline::new(PipelineOptions {
+        let own = crate::TransportOptions {
             retry: options.retry,
             connect_timeout: options.connect_timeout,
             call_timeout: options.call_timeout,
-            user_agent: format!(
-                "azsdk-rust-communication-identity/{}",
-                env!("CARGO_PKG_VERSION")
-            ),
-            ..PipelineOptions::default()
-        });
+            allow_insecure_http: options.allow_insecure_http,
+            ..Default::default()
+        };
+        let transport = crate::Transport::for_client(options.transport, own)?;
+        let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
+        let pipeline = transport.pipeline;
         Ok(CommunicationIdentityClient {
             inner: Arc::new(Inner {
                 endpoint,
@@ -419,7 +423,14 @@ impl CommunicationIdentityClient {
             "{path}?api-version={}",
             encode_query_value(&self.inner.api_version)
         ));
-        Request::new(method, url, retry)
+        // Per request, so a transport shared with chat clients still names the identity SDK.
+        Request::new(method, url, retry).with_header(
+            "user-agent",
+            concat!(
+                "azsdk-rust-communication-identity/",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
     }
 
     fn send(&self, request: Request) -> Result<crate::http::Response> {
@@ -484,6 +495,23 @@ mod tests {
         assert_eq!(
             format!("{client:?}"),
             r#"CommunicationIdentityClient { endpoint: "https://x.example", api_version: "2023-10-01", .. }"#
+        );
+    }
+
+    /// Identity requests name the identity SDK in `User-Agent` themselves, so a transport
+    /// shared with chat clients (whose pool sends the chat SDK's) does not mislabel them.
+    #[test]
+    fn request_sets_identity_user_agent() {
+        let client = CommunicationIdentityClient::new(
+            "https://contoso.example",
+            AzureKeyCredential::new("a2V5").expect("valid key"),
+        )
+        .expect("client");
+        let request = client.request(Method::GET, "/identities/x", RetryClass::SafeToRepeat);
+        let ua = request.header("user-agent").unwrap_or_default();
+        assert!(
+            ua.starts_with("azsdk-rust-communication-identity/"),
+            "user-agent {ua:?}"
         );
     }
 
