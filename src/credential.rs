@@ -663,11 +663,24 @@ impl CommunicationTokenCredential {
     ///
     /// ```
     /// use acs_chat::{CommunicationTokenCredential, CommunicationTokenRefreshOptions, Error};
+    /// // Your backend's own error type: kept whole as the source of the credential error.
+    /// #[derive(Debug)]
+    /// struct BackendDown;
+    /// impl std::fmt::Display for BackendDown {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("backend unavailable")
+    ///     }
+    /// }
+    /// impl std::error::Error for BackendDown {}
+    ///
     /// let failing = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions::new(
-    ///     || Err(Error::InvalidConnectionString("backend unavailable".into())),
+    ///     || Err(BackendDown.into()),
     /// ))?;
     /// match failing.get_token() {
-    ///     Err(Error::Credential { source: Some(cause), .. }) => println!("refresh failed: {cause}"),
+    ///     Err(Error::Credential { source: Some(cause), .. }) => {
+    ///         assert!(cause.downcast_ref::<BackendDown>().is_some());
+    ///         println!("refresh failed: {cause}");
+    ///     }
     ///     other => panic!("expected a credential error, got {other:?}"),
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
