@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench e2e                       # everything (about a minute, plus seeding)
-//! cargo bench --bench e2e -- floor concurrency  # only some sections: floor, concurrency, paging, emulator
+//! cargo bench --bench e2e -- floor concurrency  # only some sections: floor, concurrency, paging, emulator, switch
 //! E2E_PAGING_N=20000 cargo bench --bench e2e -- paging   # a smaller paging walk
 //! ```
 //!
@@ -62,6 +62,9 @@ fn main() -> Result<(), BoxError> {
     }
     if run("emulator") {
         emulator_rps(&mut failures)?;
+    }
+    if run("switch") {
+        user_switch()?;
     }
     // Only when named: a fixed workload to count instructions under valgrind (BENCHMARKS.md).
     if wanted.iter().any(|w| w == "instructions") {
@@ -339,6 +342,62 @@ fn compare(
         1e6 / s
     );
     Ok(ratio)
+}
+
+/// The cost of acting for many users over one pool: a call on one client vs the same call
+/// after `with_credential` switched to another of 100 users (a new `ChatClient` per call).
+fn user_switch() -> Result<(), BoxError> {
+    println!("\n## (e) user switch: `with_credential` + call vs the same call on one client");
+    let emu = Emulator::start()?;
+    let users: Vec<(String, String)> = (0..100).map(|_| emu.user_with_token()).collect();
+    let credentials = users
+        .iter()
+        .map(|(_, token)| CommunicationTokenCredential::new(token.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = ChatClient::new(&emu.endpoint(), credentials[0].clone())?;
+    let id = first.create_chat_thread("switch", None)?.chat_thread.id;
+    // Every user is a participant of the thread, so each switched client may read it.
+    let participants: Vec<_> = users
+        .iter()
+        .skip(1)
+        .map(|(user, _)| {
+            acs_chat::ChatParticipant::new(acs_chat::CommunicationIdentifier::communication_user(
+                user.clone(),
+            ))
+        })
+        .collect();
+    let failed = first
+        .get_chat_thread_client(&id)?
+        .add_participants(&participants)?;
+    if !failed.is_empty() {
+        return Err(format!("{} participants were rejected", failed.len()).into());
+    }
+    let rounds = env_usize("E2E_ROUNDS", 15);
+    println!("| operation              | one µs    | switch µs | ratio  | one/s     | switch/s  |");
+    println!("|------------------------|-----------|-----------|--------|-----------|-----------|");
+    compare(
+        "get_chat_thread",
+        rounds,
+        300,
+        |_| first.get_chat_thread(&id).map(drop).map_err(Into::into),
+        |i| {
+            first
+                .with_credential(credentials[i % credentials.len()].clone())
+                .get_chat_thread(&id)
+                .map(drop)
+                .map_err(Into::into)
+        },
+    )?;
+    let n = 100_000;
+    let t0 = Instant::now();
+    for i in 0..n {
+        std::hint::black_box(first.with_credential(credentials[i % credentials.len()].clone()));
+    }
+    println!(
+        "with_credential alone: {:.0} ns per switch ({n} switches)",
+        t0.elapsed().as_secs_f64() * 1e9 / n as f64
+    );
+    Ok(())
 }
 
 /// Wrong answers on either side end the run with an error; timings are only printed.

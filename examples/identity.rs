@@ -60,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (identity, user, refreshes) = (identity.clone(), user.clone(), Arc::clone(&refreshes));
         move || {
             refreshes.fetch_add(1, Ordering::SeqCst);
-            identity.get_token(&user, &[CommunicationTokenScope::Chat], None)
+            // Any error type will do (`?` boxes it): it comes back as the credential error's source.
+            Ok(identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?)
         }
     };
     let credential =

@@ -56,7 +56,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeZone as _, Utc};
-use ureq::http::HeaderValue;
 
 use crate::error::{Error, Result};
 
@@ -138,8 +137,13 @@ fn jwt_expiry(token: &str) -> Result<DateTime<Utc>> {
         .ok_or_else(|| Error::credential("the token's `exp` claim is out of range"))
 }
 
+/// Any error a token refresher returns: yours (a backend's HTTP error, a database error) or
+/// this crate's. It becomes the `source` of the [`Error::Credential`] the callers get, from
+/// which `downcast_ref` gets it back.
+pub type RefreshError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The function that fetches a fresh token.
-pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
+pub type TokenRefresher = dyn Fn() -> Result<AccessToken, RefreshError> + Send + Sync;
 
 /// How a refreshing [`CommunicationTokenCredential`] is set up.
 ///
@@ -153,7 +157,7 @@ pub type TokenRefresher = dyn Fn() -> Result<AccessToken> + Send + Sync;
 ///     token: None,
 ///     // Usually a call to your own backend, which asks the Identity API for a token.
 ///     token_refresher: Box::new(move || {
-///         AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+///         Ok(AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))?)
 ///     }),
 ///     proactive_refresh: true,
 /// };
@@ -181,13 +185,15 @@ impl CommunicationTokenRefreshOptions {
     /// # let emu = std::sync::Arc::new(acs_chat_emulator::Emulator::start()?);
     /// # let (user, e) = (emu.create_user(), emu.clone());
     /// let options = CommunicationTokenRefreshOptions::new(move || {
-    ///     AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))
+    ///     Ok(AccessToken::from_jwt(e.issue_token(&user, &["chat"], std::time::Duration::from_secs(3600)))?)
     /// });
     /// let credential = CommunicationTokenCredential::with_options(options)?;
     /// # credential.get_token()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(refresher: impl Fn() -> Result<AccessToken> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        refresher: impl Fn() -> Result<AccessToken, RefreshError> + Send + Sync + 'static,
+    ) -> Self {
         CommunicationTokenRefreshOptions {
             token: None,
             token_refresher: Box::new(refresher),
@@ -225,8 +231,15 @@ pub struct CommunicationTokenCredential {
     inner: Arc<Inner>,
 }
 
+/// A refresher's error, shared by every caller that waited for that refresh.
+type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The wall clock a credential reads (a fake one in tests).
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 struct Inner {
     state: Mutex<State>,
+    clock: Clock,
     /// Signalled whenever a refresh ends (well or badly) and on dispose.
     refreshed: Condvar,
     refresher: Option<Box<TokenRefresher>>,
@@ -239,10 +252,10 @@ struct State {
     refreshing: bool,
     /// Consecutive failed refreshes.
     failures: u32,
-    /// No refresh before this instant (set after a failure).
-    retry_at: Option<Instant>,
+    /// No refresh before this time (set after a failure).
+    retry_at: Option<DateTime<Utc>>,
     /// What the last failed refresh returned, for the callers that waited for it.
-    last_error: Option<Error>,
+    last_error: Option<SharedError>,
     /// How many refreshes have ended (well or badly), so a waiter knows its refresh is over.
     generation: u64,
     disposed: bool,
@@ -250,9 +263,6 @@ struct State {
 
 struct Held {
     token: AccessToken,
-    /// `Bearer <token>` as a ready header value (marked sensitive), built once per token so
-    /// calls do not format and validate it every time.
-    bearer: HeaderValue,
     /// From this time on the token is due for a refresh.
     refresh_at: DateTime<Utc>,
     /// The service answered 401 to it.
@@ -263,9 +273,9 @@ impl Held {
     /// A token handed in by the caller: due 10 minutes before it expires. Fails when the
     /// token cannot be sent as a header value.
     fn initial(token: AccessToken) -> Result<Self> {
+        check_token_text(&token.token)?;
         Ok(Held {
             refresh_at: window_start(token.expires_on),
-            bearer: bearer_value(&token.token)?,
             token,
             rejected: false,
         })
@@ -283,8 +293,8 @@ impl Held {
             now.checked_add_signed(token.expires_on.signed_duration_since(now) / 2)
                 .unwrap_or(now)
         };
+        check_token_text(&token.token)?;
         Ok(Held {
-            bearer: bearer_value(&token.token)?,
             token,
             refresh_at,
             rejected: false,
@@ -325,18 +335,6 @@ fn check_token_text(token: &str) -> Result<()> {
     Ok(())
 }
 
-/// The `Authorization` header value for `token`, hidden from `Debug` by `set_sensitive`.
-fn bearer_value(token: &str) -> Result<HeaderValue> {
-    check_token_text(token)?;
-    let mut text = String::with_capacity("Bearer ".len() + token.len());
-    text.push_str("Bearer ");
-    text.push_str(token);
-    let mut value = HeaderValue::try_from(text)
-        .map_err(|_| Error::credential("the token cannot be sent as a header value"))?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 /// When a token expiring at `expires_on` enters the refresh window. The expiry comes from
 /// outside (a JWT's `exp`, a refresher's result), so the subtraction is checked: a time within
 /// the window of chrono's minimum is due from the start.
@@ -345,6 +343,14 @@ fn window_start(expires_on: DateTime<Utc>) -> DateTime<Utc> {
         .ok()
         .and_then(|window| expires_on.checked_sub_signed(window))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `now + wait`, saturating at chrono's largest time.
+fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn backoff(failures: u32) -> Duration {
@@ -390,7 +396,10 @@ impl Inner {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::Timeout(started.elapsed()));
+            return Err(Error::Timeout {
+                after: started.elapsed(),
+                sent: false,
+            });
         }
         let (state, _) = self
             .refreshed
@@ -409,16 +418,19 @@ impl Inner {
             armed: true,
         };
         let result = refresher().and_then(|token| {
-            if token.expires_on <= Utc::now() {
+            let now = (self.clock)();
+            if token.expires_on <= now {
                 Err(Error::credential(
                     "the token refresher returned a token that has already expired",
-                ))
+                )
+                .into())
             } else {
                 // A token that cannot be a header value fails here, as a failed refresh,
                 // before any request carries it.
-                Held::refreshed(token, Utc::now())
+                Held::refreshed(token, now).map_err(RefreshError::from)
             }
         });
+        let now = (self.clock)();
         let mut state = self.lock();
         guard.armed = false;
         state.refreshing = false;
@@ -438,11 +450,11 @@ impl Inner {
                 Err(err) => {
                     state.failures = state.failures.saturating_add(1);
                     let wait = backoff(state.failures);
-                    state.retry_at = Some(Instant::now() + wait);
+                    state.retry_at = Some(after(now, wait));
                     let still_valid = state
                         .current
                         .as_ref()
-                        .is_some_and(|h| h.usable(Utc::now()).is_some());
+                        .is_some_and(|h| h.usable(now).is_some());
                     log::warn!(
                         "user access token refresh failed ({err}); {}next attempt in {wait:?}",
                         if still_valid {
@@ -451,11 +463,99 @@ impl Inner {
                             ""
                         }
                     );
-                    state.last_error = Some(err);
+                    state.last_error = Some(SharedError::from(err));
                 }
             }
         }
         self.refreshed.notify_all();
+    }
+}
+
+/// What a caller asking for a token does next.
+#[derive(Debug)]
+enum Step {
+    /// Send the current token.
+    Use,
+    /// A refresh is running: wait for it to end.
+    Wait,
+    /// Start a refresh; `keep_using` when the current token is still valid and the caller
+    /// goes on with it (proactive refresh) instead of waiting.
+    Refresh { keep_using: bool },
+    /// Fail without sending.
+    Fail(Error),
+}
+
+/// What [`decide`] needs to know besides the shared state.
+struct View {
+    has_refresher: bool,
+    proactive: bool,
+    /// The generation of the refresh this caller started or waits for.
+    awaited: Option<u64>,
+}
+
+/// The refresh decision: a pure function of the credential's state, the caller's view and
+/// the time (see the [module docs](crate::credential) for the rules).
+fn decide(state: &State, view: &View, now: DateTime<Utc>) -> Step {
+    if state.disposed {
+        return Step::Fail(Error::credential("the credential was disposed"));
+    }
+    let usable = state
+        .current
+        .as_ref()
+        .is_some_and(|h| h.usable(now).is_some());
+    let due = state
+        .current
+        .as_ref()
+        .is_none_or(|held| held.rejected || now >= held.refresh_at);
+    if !due && usable {
+        return Step::Use;
+    }
+    if !view.has_refresher {
+        return match (usable, &state.current) {
+            (true, _) => Step::Use,
+            (false, Some(held)) => Step::Fail(Error::credential(format!(
+                "the static token expired at {} and there is no refresher to renew it",
+                held.token.expires_on
+            ))),
+            (false, None) => Step::Fail(Error::credential("there is no token")),
+        };
+    }
+    if view
+        .awaited
+        .is_some_and(|generation| generation != state.generation)
+    {
+        // The refresh this caller waited for is over and left no token that is due later:
+        // it failed. A still-valid token is used; else its error is returned.
+        if usable {
+            return Step::Use;
+        }
+        return Step::Fail(Error::Credential {
+            message: "the token refresher failed".to_owned(),
+            source: state.last_error.clone(),
+        });
+    }
+    if state.refreshing {
+        return if view.proactive && usable {
+            Step::Use
+        } else {
+            Step::Wait
+        };
+    }
+    if let Some(retry_at) = state.retry_at.filter(|at| *at > now) {
+        if usable {
+            return Step::Use;
+        }
+        let left = retry_at.signed_duration_since(now).num_milliseconds();
+        return Step::Fail(Error::Credential {
+            message: format!(
+                "the token refresher failed {} time(s) in a row; the next attempt is allowed in {left} ms",
+                state.failures,
+            ),
+            source: state.last_error.clone(),
+        });
+    }
+    Step::Refresh {
+        keep_using: view.proactive && usable,
     }
 }
 
@@ -472,8 +572,8 @@ impl Drop for RefreshGuard<'_> {
             state.refreshing = false;
             state.generation = state.generation.wrapping_add(1);
             state.failures = state.failures.saturating_add(1);
-            state.retry_at = Some(Instant::now() + backoff(state.failures));
-            state.last_error = Some(Error::credential("the token refresher panicked"));
+            state.retry_at = Some(after((self.inner.clock)(), backoff(state.failures)));
+            state.last_error = Some(Arc::new(Error::credential("the token refresher panicked")));
             self.inner.refreshed.notify_all();
         }
     }
@@ -517,7 +617,7 @@ impl CommunicationTokenCredential {
     /// let (user, first) = identity.create_user_and_token(&[CommunicationTokenScope::Chat], None)?;
     /// let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
     ///     token: Some(first.token),
-    ///     token_refresher: Box::new(move || identity.get_token(&user, &[CommunicationTokenScope::Chat], None)),
+    ///     token_refresher: Box::new(move || Ok(identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?)),
     ///     proactive_refresh: false,
     /// })?;
     /// assert!(credential.get_token()?.expires_on > chrono::Utc::now());
@@ -546,6 +646,7 @@ impl CommunicationTokenCredential {
                     current,
                     ..State::default()
                 }),
+                clock: Arc::new(Utc::now),
                 refreshed: Condvar::new(),
                 refresher,
                 proactive,
@@ -562,11 +663,24 @@ impl CommunicationTokenCredential {
     ///
     /// ```
     /// use acs_chat::{CommunicationTokenCredential, CommunicationTokenRefreshOptions, Error};
+    /// // Your backend's own error type: kept whole as the source of the credential error.
+    /// #[derive(Debug)]
+    /// struct BackendDown;
+    /// impl std::fmt::Display for BackendDown {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("backend unavailable")
+    ///     }
+    /// }
+    /// impl std::error::Error for BackendDown {}
+    ///
     /// let failing = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions::new(
-    ///     || Err(Error::InvalidConnectionString("backend unavailable".into())),
+    ///     || Err(BackendDown.into()),
     /// ))?;
     /// match failing.get_token() {
-    ///     Err(Error::Credential { source: Some(cause), .. }) => println!("refresh failed: {cause}"),
+    ///     Err(Error::Credential { source: Some(cause), .. }) => {
+    ///         assert!(cause.downcast_ref::<BackendDown>().is_some());
+    ///         println!("refresh failed: {cause}");
+    ///     }
     ///     other => panic!("expected a credential error, got {other:?}"),
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -575,11 +689,10 @@ impl CommunicationTokenCredential {
         self.current(None, |held| held.token.clone())
     }
 
-    /// The `Authorization: Bearer …` value of the token [`get_token`](Self::get_token) would
-    /// return, from the credential's cache (no copy of the token text). A refresh in progress
-    /// is waited for no later than `deadline`, then [`Error::Timeout`].
-    pub(crate) fn bearer(&self, deadline: Option<Instant>) -> Result<HeaderValue> {
-        self.current(deadline, |held| held.bearer.clone())
+    /// [`get_token`](Self::get_token) for a call: a refresh in progress is waited for no
+    /// later than `deadline`, then [`Error::Timeout`].
+    pub(crate) fn token_until(&self, deadline: Option<Instant>) -> Result<AccessToken> {
+        self.current(deadline, |held| held.token.clone())
     }
 
     /// What `pick` takes from the token to send now, refreshed first when it is due, waiting
@@ -591,94 +704,45 @@ impl CommunicationTokenCredential {
         let mut state = inner.lock();
         // The generation of the refresh this caller started or waits for, once it does.
         let mut awaited: Option<u64> = None;
-        loop {
-            if state.disposed {
-                return Err(Error::credential("the credential was disposed"));
-            }
-            let now = Utc::now();
-            let usable = state
+        let held = |state: &State| {
+            state
                 .current
                 .as_ref()
-                .filter(|h| h.usable(now).is_some())
-                .map(&pick);
-            let due = match &state.current {
-                Some(held) => held.rejected || now >= held.refresh_at,
-                None => true,
+                .map(&pick)
+                .ok_or_else(|| Error::credential("there is no token"))
+        };
+        loop {
+            let view = View {
+                has_refresher: inner.refresher.is_some(),
+                proactive: inner.proactive,
+                awaited,
             };
-            if !due {
-                if let Some(token) = usable {
-                    return Ok(token);
+            match decide(&state, &view, (inner.clock)()) {
+                Step::Use => return held(&state),
+                Step::Fail(error) => return Err(error),
+                Step::Wait => {
+                    awaited.get_or_insert(state.generation);
+                    state = inner.wait(state, deadline, started)?;
                 }
-            }
-            if inner.refresher.is_none() {
-                return match (usable, &state.current) {
-                    (Some(token), _) => Ok(token),
-                    (None, Some(held)) => Err(Error::credential(format!(
-                        "the static token expired at {} and there is no refresher to renew it",
-                        held.token.expires_on
-                    ))),
-                    (None, None) => Err(Error::credential("there is no token")),
-                };
-            }
-            if awaited.is_some_and(|generation| generation != state.generation) {
-                // The refresh this caller waited for is over and left no token that is due
-                // later: it failed. A still-valid token is used; else its error is returned.
-                if let Some(token) = usable {
-                    return Ok(token);
-                }
-                return Err(Error::Credential {
-                    message: "the token refresher failed".to_owned(),
-                    source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
-                });
-            }
-            if state.refreshing {
-                if inner.proactive {
-                    if let Some(token) = usable {
-                        return Ok(token);
-                    }
-                }
-                awaited.get_or_insert(state.generation);
-                state = inner.wait(state, deadline, started)?;
-                continue;
-            }
-            if let Some(retry_at) = state.retry_at {
-                let left = retry_at.saturating_duration_since(Instant::now());
-                if !left.is_zero() {
-                    if let Some(token) = usable {
-                        return Ok(token);
-                    }
-                    return Err(Error::Credential {
-                        message: format!(
-                            "the token refresher failed {} time(s) in a row; the next attempt is allowed in {} ms",
-                            state.failures,
-                            left.as_millis()
-                        ),
-                        source: state.last_error.as_ref().map(|e| Box::new(duplicate(e))),
-                    });
-                }
-            }
-            state.refreshing = true;
-            awaited = Some(state.generation);
-            if inner.proactive {
-                if let Some(token) = usable {
-                    // Refresh in the background; this caller goes on with the valid token.
+                Step::Refresh { keep_using } => {
+                    state.refreshing = true;
+                    awaited = Some(state.generation);
+                    // In the background when a thread can be had; this caller goes on with
+                    // the still-valid token (`keep_using`) or waits for the new one.
                     if self.spawn_refresh() {
-                        return Ok(token);
+                        if keep_using {
+                            return held(&state);
+                        }
+                        state = inner.wait(state, deadline, started)?;
+                    } else {
+                        // No thread to be had: refresh on this thread (it cannot honour the
+                        // deadline).
+                        drop(state);
+                        inner.refresh();
+                        state = inner.lock();
                     }
-                    drop(state);
-                    inner.refresh();
-                    state = inner.lock();
-                    continue;
                 }
             }
-            if !self.spawn_refresh() {
-                // No thread to be had: refresh on this thread (it cannot honour the deadline).
-                drop(state);
-                inner.refresh();
-                state = inner.lock();
-                continue;
-            }
-            state = inner.wait(state, deadline, started)?;
         }
     }
 
@@ -692,6 +756,15 @@ impl CommunicationTokenCredential {
             .spawn(move || inner.refresh())
             .map_err(|e| log::warn!("could not start a token refresh thread ({e}); refreshing on the caller's thread"))
             .is_ok()
+    }
+
+    /// This credential reading `clock` instead of the system clock (tests with fake time).
+    #[cfg(test)]
+    fn with_clock(self, clock: Clock) -> Self {
+        let inner = Arc::into_inner(self.inner).expect("a credential with no clones");
+        CommunicationTokenCredential {
+            inner: Arc::new(Inner { clock, ..inner }),
+        }
     }
 
     /// Blocks until no refresh is running (tests of the background refresh).
@@ -710,19 +783,7 @@ impl CommunicationTokenCredential {
     /// Called by a client after the service rejected `token` with a 401. Marks that token
     /// unusable, so the next [`get_token`](Self::get_token) refreshes. Returns `true` when a
     /// fresh token can be had (there is a refresher), so the call is worth retrying once.
-    #[allow(dead_code)] // Called by the chat clients' 401 path.
     pub(crate) fn invalidate(&self, token: &AccessToken) -> bool {
-        self.reject(|held| held.token.token == token.token)
-    }
-
-    /// [`invalidate`](Self::invalidate) for the token whose [`bearer`](Self::bearer) value
-    /// was sent.
-    pub(crate) fn invalidate_bearer(&self, sent: &HeaderValue) -> bool {
-        self.reject(|held| held.bearer == *sent)
-    }
-
-    /// Marks the current token rejected when `sent_this` says it is the one that was sent.
-    fn reject(&self, sent_this: impl Fn(&Held) -> bool) -> bool {
         if self.inner.refresher.is_none() {
             return false;
         }
@@ -731,7 +792,7 @@ impl CommunicationTokenCredential {
             return false;
         }
         if let Some(held) = state.current.as_mut() {
-            if sent_this(held) {
+            if held.token.token == token.token {
                 held.rejected = true;
             }
         }
@@ -760,47 +821,138 @@ impl CommunicationTokenCredential {
     }
 }
 
-/// A copy of `err` for the callers that did not run the failed refresh (our `Error` is not
-/// `Clone`). Service errors are kept whole; other errors keep their message.
-fn duplicate(err: &Error) -> Error {
-    if let Some(service) = err.service_error() {
-        return Error::Service(Box::new(service.clone()));
-    }
-    match err {
-        Error::Credential { message, source } => Error::Credential {
-            message: message.clone(),
-            source: source.as_deref().map(|s| Box::new(duplicate(s))),
-        },
-        Error::InvalidArgument { name, reason } => Error::InvalidArgument {
-            name,
-            reason: reason.clone(),
-        },
-        Error::Timeout(d) => Error::Timeout(*d),
-        other => Error::Transport {
-            message: error_chain(other),
-            source: None,
-        },
-    }
-}
-
-/// `err` and its sources, joined with `: `.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A JWT-shaped token that expires `secs` seconds from now.
+    /// A wall clock that moves only when told to.
+    #[derive(Clone)]
+    struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+    impl Default for FakeClock {
+        fn default() -> Self {
+            FakeClock(Arc::new(Mutex::new(Utc::now())))
+        }
+    }
+
+    impl FakeClock {
+        fn clock(&self) -> Clock {
+            let time = Arc::clone(&self.0);
+            Arc::new(move || *time.lock().expect("clock lock"))
+        }
+
+        fn advance(&self, by: Duration) {
+            let mut time = self.0.lock().expect("clock lock");
+            *time = after(*time, by);
+        }
+    }
+
+    fn held(expires_in_secs: i64, now: DateTime<Utc>) -> Held {
+        let token = AccessToken {
+            token: "t".into(),
+            expires_on: now + chrono::TimeDelta::seconds(expires_in_secs),
+        };
+        Held::refreshed(token, now).expect("a valid token")
+    }
+
+    fn view(proactive: bool, awaited: Option<u64>) -> View {
+        View {
+            has_refresher: true,
+            proactive,
+            awaited,
+        }
+    }
+
+    /// The refresh decision over time: use a fresh token, refresh (waiting or, proactively,
+    /// going on) inside the window, refresh an expired one, fail a static one.
+    #[test]
+    fn decide_follows_the_refresh_window_over_time() {
+        let t0 = Utc::now();
+        let state = State {
+            current: Some(held(3600, t0)),
+            ..State::default()
+        };
+        let at = |secs: i64| t0 + chrono::TimeDelta::seconds(secs);
+        let cases = [
+            (0, false, "Use"),
+            (3600 - 601, false, "Use"),
+            (3600 - 599, false, "Refresh { keep_using: false }"),
+            (3600 - 599, true, "Refresh { keep_using: true }"),
+            (3601, true, "Refresh { keep_using: false }"),
+        ];
+        for (secs, proactive, want) in cases {
+            let got = format!("{:?}", decide(&state, &view(proactive, None), at(secs)));
+            assert_eq!(got, want, "at t0+{secs}s, proactive {proactive}");
+        }
+        let fixed = View {
+            has_refresher: false,
+            ..view(false, None)
+        };
+        assert!(
+            matches!(decide(&state, &fixed, at(3590)), Step::Use),
+            "static, still valid"
+        );
+        let got = decide(&state, &fixed, at(3601));
+        assert!(
+            matches!(&got, Step::Fail(e) if e.to_string().contains("expired")),
+            "static, expired: {got:?}"
+        );
+    }
+
+    /// While a refresh runs, callers wait (or keep a valid token when proactive); after a
+    /// failure they fail fast until the backoff time, then refresh again.
+    #[test]
+    fn decide_waits_for_running_refresh_and_honours_backoff() {
+        let t0 = Utc::now();
+        let running = State {
+            current: Some(held(30, t0)),
+            refreshing: true,
+            ..State::default()
+        };
+        // Past half of its 30 s life the token is due, and still valid.
+        let due = t0 + chrono::TimeDelta::seconds(20);
+        let got = decide(&running, &view(false, None), due);
+        assert!(matches!(got, Step::Wait), "due, refresh running: {got:?}");
+        let got = decide(&running, &view(true, None), due);
+        assert!(
+            matches!(got, Step::Use),
+            "proactive, refresh running: {got:?}"
+        );
+        let failed = State {
+            current: None,
+            failures: 1,
+            retry_at: Some(after(t0, backoff(1))),
+            generation: 1,
+            last_error: Some(Arc::new(Error::credential("backend down"))),
+            ..State::default()
+        };
+        let got = decide(&failed, &view(false, Some(0)), t0);
+        assert!(
+            matches!(&got, Step::Fail(Error::Credential { message, source: Some(_) }) if message == "the token refresher failed"),
+            "the waited-for refresh failed: {got:?}"
+        );
+        let got = decide(&failed, &view(false, None), t0);
+        assert!(
+            matches!(&got, Step::Fail(e) if e.to_string().contains("next attempt is allowed in 500 ms")),
+            "inside the backoff: {got:?}"
+        );
+        let got = decide(&failed, &view(false, None), after(t0, backoff(1)));
+        assert!(
+            matches!(got, Step::Refresh { keep_using: false }),
+            "after the backoff: {got:?}"
+        );
+        let disposed = State {
+            disposed: true,
+            ..State::default()
+        };
+        assert!(matches!(
+            decide(&disposed, &view(true, None), t0),
+            Step::Fail(_)
+        ));
+    }
+
     fn token_expiring_in(secs: i64, tag: &str) -> String {
         let exp = Utc::now().timestamp() + secs;
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -808,35 +960,6 @@ mod tests {
         format!("eyJhbGciOiJub25lIn0.{payload}.c2ln")
     }
 
-    /// The cached bearer value is `Bearer <current token>`, hidden from Debug, and
-    /// invalidating by it makes the next call refresh.
-    #[test]
-    fn bearer_matches_token_and_invalidates() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = Arc::clone(&calls);
-        let credential = CommunicationTokenCredential::with_options(
-            CommunicationTokenRefreshOptions::new(move || {
-                let n = c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
-            }),
-        )
-        .expect("valid options");
-        let value = credential.bearer(None).expect("refreshed");
-        let token = credential.get_token().expect("cached").token;
-        assert_eq!(
-            value.to_str().ok(),
-            Some(format!("Bearer {token}").as_str()),
-            "bearer value"
-        );
-        let debug = format!("{value:?}");
-        assert!(!debug.contains(&token), "Debug shows the token: {debug}");
-        assert!(credential.invalidate_bearer(&value), "a refresher exists");
-        let next = credential.bearer(None).expect("refreshed");
-        assert_ne!(next, value, "a new token after invalidation");
-        assert_eq!(calls.load(Ordering::SeqCst), 2, "refresher calls");
-    }
-
-    /// A static token is returned as long as it is valid.
     #[test]
     fn get_token_static_returns_token() {
         let text = token_expiring_in(3600, "a");
@@ -908,7 +1031,7 @@ mod tests {
                         token: Some(token.clone()),
                         token_refresher: Box::new({
                             let token = token.clone();
-                            move || AccessToken::from_jwt(token.clone())
+                            move || Ok(AccessToken::from_jwt(token.clone())?)
                         }),
                         proactive_refresh: true,
                     })
@@ -944,7 +1067,10 @@ mod tests {
         let credential = CommunicationTokenCredential::with_options(
             CommunicationTokenRefreshOptions::new(move || {
                 let n = c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(3600, &n.to_string()))
+                Ok(AccessToken::from_jwt(token_expiring_in(
+                    3600,
+                    &n.to_string(),
+                ))?)
             }),
         )
         .expect("valid options");
@@ -973,7 +1099,7 @@ mod tests {
             // Tokens that live 5 minutes: inside the window from the start.
             token_refresher: Box::new(move || {
                 c.fetch_add(1, Ordering::SeqCst);
-                AccessToken::from_jwt(token_expiring_in(300, "short"))
+                Ok(AccessToken::from_jwt(token_expiring_in(300, "short"))?)
             }),
             proactive_refresh: false,
         };
@@ -997,13 +1123,15 @@ mod tests {
         let credential = CommunicationTokenCredential::with_options(
             CommunicationTokenRefreshOptions::new(move || {
                 if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(Error::invalid_argument("user", "no such user"))
+                    Err(Error::invalid_argument("user", "no such user").into())
                 } else {
-                    AccessToken::from_jwt(token_expiring_in(3600, "ok"))
+                    Ok(AccessToken::from_jwt(token_expiring_in(3600, "ok"))?)
                 }
             }),
         )
         .expect("valid options");
+        let fake = FakeClock::default();
+        let credential = credential.with_clock(fake.clock());
         let err = credential.get_token().expect_err("the refresher failed");
         let Error::Credential {
             source: Some(source),
@@ -1013,7 +1141,10 @@ mod tests {
             panic!("expected a credential error with a source, got {err:?}");
         };
         assert!(
-            matches!(**source, Error::InvalidArgument { .. }),
+            matches!(
+                source.downcast_ref::<Error>(),
+                Some(Error::InvalidArgument { .. })
+            ),
             "source {source:?}"
         );
         let fast = credential.get_token().expect_err("inside the backoff");
@@ -1026,7 +1157,7 @@ mod tests {
             1,
             "no retry inside the backoff"
         );
-        std::thread::sleep(backoff(1) + Duration::from_millis(50));
+        fake.advance(backoff(1));
         credential.get_token().expect("recovered");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
@@ -1042,7 +1173,7 @@ mod tests {
             token: Some(initial.clone()),
             token_refresher: Box::new(move || {
                 c.fetch_add(1, Ordering::SeqCst);
-                Err(Error::credential("backend down"))
+                Err(Error::credential("backend down").into())
             }),
             proactive_refresh: true,
         };

@@ -55,8 +55,14 @@ pub enum Error {
     },
 
     /// The call did not complete within its time limit.
-    #[error("the call timed out after {0:?}")]
-    Timeout(Duration),
+    #[error("the call timed out after {after:?}")]
+    Timeout {
+        /// The call's time limit.
+        after: Duration,
+        /// Whether any attempt of the call had written its request before the time ran out
+        /// (`false`, for example, when the deadline passed while waiting for a token refresh).
+        sent: bool,
+    },
 
     /// A success response whose body could not be decoded.
     #[error("could not decode the {status} response body")]
@@ -111,9 +117,10 @@ pub enum Error {
     Credential {
         /// What is wrong, never containing the token itself.
         message: String,
-        /// The error the token refresher returned, if any.
+        /// The error the token refresher returned, if any (any error type: get yours back
+        /// with `downcast_ref`). Shared by every caller that waited for that refresh.
         #[source]
-        source: Option<Box<Error>>,
+        source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// A connection string or access key could not be used. The key is never echoed.
@@ -194,11 +201,11 @@ impl Error {
     /// - `true`: the connection closed or broke after the request was written, a success
     ///   (2xx) body was cut short ([`Error::TruncatedBody`]), could not be decoded
     ///   ([`Error::Decode`]), was too large or broke the protocol, the service answered 500, 502
-    ///   or 504 (a failure that may come after the work was done), and every
-    ///   [`Error::Timeout`] (this variant does not record whether the request had been
-    ///   written, so it answers the safe way).
+    ///   or 504 (a failure that may come after the work was done), , and an
+    ///   [`Error::Timeout`] of a call that had written a request.
     /// - `false`: the request was refused before sending (bad arguments, credentials, a
-    ///   connection that never opened, a request never written), or the service answered
+    ///   connection that never opened, a request never written, a timeout before any
+    ///   request was written), or the service answered
     ///   that it did not act: any 4xx (408 and 429 included), 501, 503, 505, a redirect.
     ///
     /// When it is `false`, sending again cannot duplicate anything. When it is `true`, look
@@ -235,7 +242,40 @@ impl Error {
             Error::TruncatedBody { status, .. } | Error::Decode { status, .. } => {
                 (200..300).contains(status) || status_leaves_outcome_open(*status)
             }
-            Error::Timeout(_) | Error::UnexpectedResponse(_) | Error::BodyTooLarge { .. } => true,
+            Error::Timeout { sent, .. } => *sent,
+            Error::UnexpectedResponse(_) | Error::BodyTooLarge { .. } => true,
+        }
+    }
+
+    /// Whether the crate's retry policy retries this failure (within one call) for an
+    /// operation that is safe to repeat: the statuses 408, 429, 500, 502, 503 and 504, a
+    /// connection that failed or broke, a success body cut short or not decodable. `false` for
+    /// everything a repeat would not change (bad arguments, credentials, other statuses,
+    /// redirects, an oversized body, TLS failures) and for [`Error::Timeout`] (the call's time
+    /// is up). `send_message` and `add_participants` retry only such failures that also did
+    /// not [take effect](Self::may_have_taken_effect).
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// # let (_user, token) = emu.user_with_token();
+    /// # let chat = acs_chat::ChatClient::new(&emu.endpoint(), acs_chat::CommunicationTokenCredential::new(token)?)?;
+    /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
+    /// assert!(!err.is_retryable()); // a 404 stays a 404
+    /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
+    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
+    /// assert!(nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err().is_retryable());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service(e) => crate::http::RetryClass::SafeToRepeat.retries_status(e.status),
+            Error::Transport { source, .. } => source
+                .as_deref()
+                .is_some_and(|s| crate::http::transient_failure(s)),
+            Error::TruncatedBody { .. } => true,
+            Error::Decode { status, .. } => (200..300).contains(status),
+            _ => false,
         }
     }
 
@@ -270,6 +310,9 @@ pub struct ServiceError {
     pub details: Vec<ChatError>,
     /// The service's request id (`MS-CV` or `x-ms-request-id` header), for support requests.
     pub request_id: Option<String>,
+    /// The `x-ms-client-request-id` this crate sent with the request (the same for every
+    /// attempt of one call), for support requests.
+    pub client_request_id: Option<String>,
 }
 
 impl fmt::Display for ServiceError {
@@ -284,7 +327,13 @@ impl fmt::Display for ServiceError {
         if let Some(target) = &self.target {
             write!(f, " (target {target})")?;
         }
-        Ok(())
+        // Last, so a support ticket that quotes the message carries both ids.
+        match (&self.request_id, &self.client_request_id) {
+            (Some(id), Some(client)) => write!(f, " [request id {id}, client request id {client}]"),
+            (Some(id), None) => write!(f, " [request id {id}]"),
+            (None, Some(client)) => write!(f, " [client request id {client}]"),
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -446,7 +495,7 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("cv"));
         assert_eq!(
             Error::Service(Box::new(e)).to_string(),
-            "the service answered 400 BadRequest: m (target 8:acs:x)"
+            "the service answered 400 BadRequest: m (target 8:acs:x) [request id cv]"
         );
     }
 }

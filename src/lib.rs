@@ -13,6 +13,9 @@
 //! - [`events`]: chat events from Event Grid webhooks: typed models, both envelopes, the
 //!   webhook handshakes and deduplication.
 //! - [`Error`] (`error.rs`): the one error type.
+//! - [`Transport`] (`transport.rs`): one connection pool with its retry and timeout settings,
+//!   shared by any number of users' clients ([`ChatClient::with_credential`]).
+//! - [`Secret`] (`secret.rs`): text whose `Debug` never shows it.
 //! - `http/`: the shared blocking transport (retries, timeouts, logging, and whether a failed
 //!   request was written, for [`Error::may_have_taken_effect`]); private.
 //!
@@ -21,7 +24,10 @@
 //! [`ChatClient`], [`ChatThreadClient`], [`CommunicationTokenCredential`] and
 //! [`identity::CommunicationIdentityClient`] are `Clone + Send + Sync`. Clones share one
 //! connection pool and one credential, so the usual pattern is to build a client once and hand
-//! clones to as many threads as you like.
+//! clones to as many threads as you like. A service acting for many users shares one
+//! [`Transport`] between all their clients (or switches users with
+//! [`ChatClient::with_credential`]): 500 users on 8 threads then open 8 connections, not 500
+//! pools (`tests/transport.rs`).
 //!
 //! # Logging
 //!
@@ -45,7 +51,9 @@ mod http;
 pub mod identity;
 pub mod models;
 mod pager;
+mod secret;
 mod tls;
+mod transport;
 mod watch;
 
 pub use client::{
@@ -63,6 +71,8 @@ pub use models::{
     CommunicationIdentifier, CreateChatThreadResult, SendChatMessageResult,
 };
 pub use pager::{Page, Pager, Pages};
+pub use secret::Secret;
+pub use transport::{Transport, TransportOptions};
 pub use watch::{
     InboxEvent, InboxWatcher, ThreadEvent, ThreadWatcher, WatchCursor, WatchOptions, WatchStopper,
 };

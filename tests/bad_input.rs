@@ -66,6 +66,22 @@ fn walk<T>(mut pager: Pager<T>) -> Result<(), Error> {
     Ok(())
 }
 
+/// `n` participants with distinct (unknown) user ids.
+fn participants(n: usize) -> Vec<ChatParticipant> {
+    (0..n)
+        .map(|i| {
+            ChatParticipant::new(CommunicationIdentifier::communication_user(format!(
+                "8:acs:limits_{i}"
+            )))
+        })
+        .collect()
+}
+
+/// Metadata of exactly `bytes` bytes (keys and values).
+fn metadata(bytes: usize) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([("k".to_string(), "v".repeat(bytes - 1))])
+}
+
 fn cases() -> Vec<Case> {
     vec![
         // Ids: empty, whitespace, control characters, dot segments.
@@ -198,7 +214,7 @@ fn cases() -> Vec<Case> {
         (
             "huge message",
             Box::new(|c: &Ctx| c.thread.send_message(&"x".repeat(1 << 20), None).map(ok)),
-            Expect::Either,
+            Expect::InvalidArgument,
         ),
         (
             "control chars in message",
@@ -335,6 +351,87 @@ fn cases() -> Vec<Case> {
             }),
             Expect::InvalidArgument,
         ),
+        // Service limits (28 KB messages, 200 participants a request, 1 KB metadata).
+        (
+            "message over 28 KB",
+            Box::new(|c: &Ctx| {
+                c.thread
+                    .send_message(&"x".repeat(28 * 1024 + 1), None)
+                    .map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "message over 28 KB with its display name",
+            Box::new(|c: &Ctx| {
+                let options = acs_chat::SendMessageOptions {
+                    sender_display_name: Some("Bo".into()),
+                    ..Default::default()
+                };
+                c.thread
+                    .send_message(&"x".repeat(28 * 1024 - 1), Some(options))
+                    .map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "message edit over 28 KB",
+            Box::new(|c: &Ctx| {
+                let options = acs_chat::UpdateMessageOptions {
+                    content: Some("é".repeat(14 * 1024 + 1)),
+                    ..Default::default()
+                };
+                c.thread.update_message("1", Some(options))
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "201 participants in one add",
+            Box::new(|c: &Ctx| c.thread.add_participants(&participants(201)).map(ok)),
+            Expect::InvalidArgument,
+        ),
+        (
+            "201 participants in one create",
+            Box::new(|c: &Ctx| {
+                let options = CreateChatThreadOptions {
+                    participants: participants(201),
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("big", Some(options)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "thread metadata over 1 KB on create",
+            Box::new(|c: &Ctx| {
+                let options = CreateChatThreadOptions {
+                    metadata: Some(metadata(1025)),
+                    ..Default::default()
+                };
+                c.chat.create_chat_thread("meta", Some(options)).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "thread metadata over 1 KB on update",
+            Box::new(|c: &Ctx| {
+                let options = acs_chat::UpdateChatThreadOptions {
+                    metadata: Some(metadata(1025)),
+                    ..Default::default()
+                };
+                c.thread.update_properties(Some(options))
+            }),
+            Expect::InvalidArgument,
+        ),
+        (
+            "participant metadata over 1 KB",
+            Box::new(|c: &Ctx| {
+                let mut p = participants(1);
+                p[0].metadata = Some(metadata(1025));
+                c.thread.add_participants(&p).map(ok)
+            }),
+            Expect::InvalidArgument,
+        ),
         (
             "continuation token of another list",
             Box::new(|c: &Ctx| {
@@ -380,6 +477,33 @@ fn bad_input_table_gives_typed_errors() {
         "cases that failed:\n{}",
         failures.join("\n")
     );
+}
+
+/// Exactly at each limit the request is sent, and the emulator (which enforces the same
+/// 28 KB rule) accepts it: the client's limits are the service's, not stricter.
+#[test]
+fn requests_at_service_limits_are_sent_and_accepted() {
+    let c = ctx();
+    let options = acs_chat::SendMessageOptions {
+        sender_display_name: Some("Bo".into()),
+        ..Default::default()
+    };
+    let before = c.emu.request_count();
+    let sent = c
+        .thread
+        .send_message(&"x".repeat(28 * 1024 - 2), Some(options));
+    assert!(sent.is_ok(), "a 28 KB message: {sent:?}");
+    let options = CreateChatThreadOptions {
+        participants: participants(200),
+        metadata: Some(metadata(1024)),
+        ..Default::default()
+    };
+    let created = c.chat.create_chat_thread("at the limits", Some(options));
+    assert!(
+        created.is_ok(),
+        "200 participants and 1 KB metadata: {created:?}"
+    );
+    assert_eq!(c.emu.request_count() - before, 2, "requests sent");
 }
 
 /// Endpoints that are not absolute http(s) URLs without a path are rejected at construction.
@@ -512,7 +636,7 @@ fn unsendable_tokens_are_credential_errors_before_any_request() {
         let returned = token.clone();
         let refreshing = CommunicationTokenCredential::with_options(
             acs_chat::CommunicationTokenRefreshOptions::new(move || {
-                acs_chat::AccessToken::from_jwt(returned.clone())
+                Ok(acs_chat::AccessToken::from_jwt(returned.clone())?)
             }),
         )
         .expect("no initial token");

@@ -72,7 +72,7 @@ fn error_kind(e: &Error) -> Option<String> {
         Error::Transport { .. } => Some("transport".into()),
         Error::TruncatedBody { .. } => Some("truncated".into()),
         Error::Decode { .. } => Some("decode".into()),
-        Error::Timeout(_) => Some("timeout".into()),
+        Error::Timeout { .. } => Some("timeout".into()),
         _ => None,
     }
 }
@@ -501,7 +501,10 @@ fn delayed_service_call_ends_at_timeout() {
     let started = Instant::now();
     let r = thread.get_properties();
     let took = started.elapsed();
-    assert!(matches!(r, Err(Error::Timeout(t)) if t == timeout), "{r:?}");
+    assert!(
+        matches!(r, Err(Error::Timeout { after, .. }) if after == timeout),
+        "{r:?}"
+    );
     // A bound check against a 20 s stall, not a performance assertion.
     assert!(took < timeout + SLACK, "the call took {took:?}");
 }

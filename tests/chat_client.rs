@@ -2,7 +2,6 @@
 //! counts, error statuses, and the token never leaving the configured endpoint.
 
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
 
 use acs_chat::{
@@ -216,11 +215,11 @@ fn unauthorized_call_refreshes_token_and_retries_once() {
         token: Some(forged),
         token_refresher: Box::new(move || {
             *refreshes2.lock().expect("lock") += 1;
-            acs_chat::AccessToken::from_jwt(emu2.issue_token(
+            Ok(acs_chat::AccessToken::from_jwt(emu2.issue_token(
                 &user,
                 &["chat"],
                 Duration::from_secs(3600),
-            ))
+            ))?)
         }),
         proactive_refresh: false,
     };
@@ -359,15 +358,19 @@ fn revoked_token_is_401() {
 /// A token that expired is never sent: the credential refuses before any request.
 #[test]
 fn expired_token_is_refused_before_sending() {
+    use base64::Engine as _;
     let emu = Emulator::start().expect("emulator");
-    let user = emu.create_user();
-    let token = emu.issue_token(&user, &["chat"], Duration::from_secs(1));
+    // A JWT-shaped token that expired a minute ago (the emulator cannot issue one in the
+    // past, and waiting for one to expire would make the test sleep).
+    let exp = chrono::Utc::now().timestamp() - 60;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!(r#"{{"exp":{exp},"skypeid":"acs:expired"}}"#));
+    let token = format!("eyJhbGciOiJub25lIn0.{payload}.c2lnbmF0dXJl");
     let credential = CommunicationTokenCredential::new(token.clone());
     let Ok(credential) = credential else {
         // Rejecting an expired token at construction is just as good.
         return;
     };
-    thread::sleep(Duration::from_millis(2100));
     let chat = ChatClient::new(&emu.endpoint(), credential).expect("client");
     let before = emu.request_count();
     let err = chat.create_chat_thread("late", None).expect_err("expired");

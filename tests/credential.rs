@@ -110,7 +110,7 @@ fn run_sixteen_threads(proactive_refresh: bool) {
                     .push(token.clone());
             }
             in_flight.fetch_sub(1, Ordering::SeqCst);
-            token
+            Ok(token?)
         }
     };
     let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
@@ -226,7 +226,7 @@ fn get_token_failing_refresher_is_surfaced_then_recovers() {
             } else {
                 &user
             };
-            identity.get_token(who, &[CommunicationTokenScope::Chat], None)
+            Ok(identity.get_token(who, &[CommunicationTokenScope::Chat], None)?)
         }
     };
     let credential = CommunicationTokenCredential::with_options(
@@ -242,7 +242,8 @@ fn get_token_failing_refresher_is_surfaced_then_recovers() {
     else {
         panic!("expected a credential error with a source, got {first:?}");
     };
-    assert_eq!(source.status(), Some(404), "source {source:?}");
+    let status = source.downcast_ref::<Error>().and_then(Error::status);
+    assert_eq!(status, Some(404), "source {source:?}");
 
     // Eight threads poll until the token arrives.
     let errors = AtomicUsize::new(0);
@@ -293,7 +294,7 @@ fn get_token_revoked_token_is_refreshed_on_next_call() {
         let (identity, user, calls) = (identity.clone(), user.clone(), Arc::clone(&calls));
         move || {
             calls.fetch_add(1, Ordering::SeqCst);
-            identity.get_token(&user, &[CommunicationTokenScope::Chat], None)
+            Ok(identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?)
         }
     };
     let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {
@@ -397,7 +398,8 @@ fn debug_errors_and_logs_never_show_secrets() {
                 return Err(Error::InvalidArgument {
                     name: "user",
                     reason: "refresher told to fail".to_owned(),
-                });
+                }
+                .into());
             }
             let t = identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?;
             issued.lock().expect("issued").push(t.token.clone());
@@ -485,7 +487,11 @@ fn slow_refresher(
         calls.fetch_add(1, Ordering::SeqCst);
         let _keep_sender_alive = &never;
         let _ = waits.lock().expect("channel").recv_timeout(delay);
-        AccessToken::from_jwt(emu.issue_token(&user, &["chat"], Duration::from_secs(3600)))
+        Ok(AccessToken::from_jwt(emu.issue_token(
+            &user,
+            &["chat"],
+            Duration::from_secs(3600),
+        ))?)
     })
 }
 
@@ -531,8 +537,12 @@ fn slow_refresher_call_ends_with_timeout_at_call_timeout() {
     let took = started.elapsed();
     println!("call_timeout 1 s, 3 s refresher: returned {r:?} after {took:?}");
     assert!(
-        matches!(r, Err(Error::Timeout(t)) if t == call_timeout),
+        matches!(r, Err(Error::Timeout { after, sent: false }) if after == call_timeout),
         "got {r:?}"
+    );
+    assert!(
+        r.as_ref().is_err_and(|e| !e.may_have_taken_effect()),
+        "nothing was sent while waiting for the token, yet {r:?} may have taken effect"
     );
     assert!(
         took < call_timeout + Duration::from_secs(2),
@@ -574,7 +584,10 @@ fn six_callers_waiting_on_slow_refresh_each_time_out() {
     let times: Vec<_> = outcomes.iter().map(|(_, t)| *t).collect();
     println!("6 callers, call_timeout 1 s, 5 s refresher: returned after {times:?}");
     for (r, took) in &outcomes {
-        assert!(matches!(r, Err(Error::Timeout(_))), "a caller got {r:?}");
+        assert!(
+            matches!(r, Err(Error::Timeout { .. })),
+            "a caller got {r:?}"
+        );
         assert!(
             *took < call_timeout + Duration::from_secs(2),
             "a caller took {took:?}, past its {call_timeout:?} timeout"

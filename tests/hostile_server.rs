@@ -399,7 +399,7 @@ impl Expect {
             (Expect::Truncated, Err(Error::TruncatedBody { .. })) => true,
             (Expect::TooLarge, Err(Error::BodyTooLarge { .. })) => true,
             (Expect::Transport, Err(Error::Transport { .. })) => true,
-            (Expect::Timeout, Err(Error::Timeout(_))) => true,
+            (Expect::Timeout, Err(Error::Timeout { .. })) => true,
             (Expect::Unexpected, Err(Error::UnexpectedResponse(_))) => true,
             (Expect::Rejected, Err(Error::ParticipantRejected(_))) => true,
             (Expect::Credential, Err(Error::Credential { .. })) => true,
@@ -923,7 +923,7 @@ fn unanswered_connect_ends_at_connect_timeout() {
     let took = started.elapsed();
     let error = result.expect_err("a handshake that never completes cannot succeed");
     assert!(
-        matches!(error, Error::Transport { .. } | Error::Timeout(_)),
+        matches!(error, Error::Transport { .. } | Error::Timeout { .. }),
         "expected a transport or timeout error, saw {error:?}"
     );
     // Three attempts of 300 ms each, plus tiny backoffs: far below the 30 s call timeout.

@@ -389,7 +389,7 @@ impl Signed {
             .header("content-type", "application/json")
             .header("x-ms-date", &self.headers.date)
             .header("x-ms-content-sha256", &self.headers.content_sha256)
-            .header("authorization", &self.headers.authorization)
+            .header("authorization", self.headers.authorization.expose())
             .send(&self.body[..])
             .expect("the emulator answers");
         let status = response.status().as_u16();

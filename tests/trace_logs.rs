@@ -9,9 +9,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use acs_chat::identity::{CommunicationIdentityClient, CommunicationTokenScope};
-use acs_chat::{
-    AccessToken, ChatClient, CommunicationTokenCredential, CommunicationTokenRefreshOptions,
-};
+use acs_chat::{ChatClient, CommunicationTokenCredential, CommunicationTokenRefreshOptions};
 use acs_chat_emulator::Emulator;
 use base64::Engine as _;
 
@@ -90,7 +88,7 @@ fn trace_logs_never_carry_token_or_key_fragments() {
         move || {
             let t = identity.get_token(&user, &[CommunicationTokenScope::Chat], None)?;
             issued.lock().expect("issued").push(t.token.clone());
-            Ok::<AccessToken, acs_chat::Error>(t)
+            Ok(t)
         }
     };
     let credential = CommunicationTokenCredential::with_options(CommunicationTokenRefreshOptions {

@@ -135,6 +135,26 @@ impl ChatClient {
         })
     }
 
+    /// The same client (endpoint, api-version, options, connection pool) calling as the user
+    /// whose token `credential` holds. Cheap: no I/O, no new pool; a service acting for many
+    /// users keeps one client and switches per request or per user (see
+    /// [`Transport`](crate::Transport)).
+    ///
+    /// ```
+    /// # let emu = acs_chat_emulator::Emulator::start()?;
+    /// use acs_chat::{ChatClient, CommunicationTokenCredential};
+    /// let alice = ChatClient::new(&emu.endpoint(), CommunicationTokenCredential::new(emu.user_with_token().1)?)?;
+    /// let bob = alice.with_credential(CommunicationTokenCredential::new(emu.user_with_token().1)?);
+    /// let thread = bob.create_chat_thread("Bob's", None)?.chat_thread.id;
+    /// assert_eq!(alice.get_chat_thread(&thread).unwrap_err().status(), Some(403)); // not Alice's
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_credential(&self, credential: CommunicationTokenCredential) -> ChatClient {
+        ChatClient {
+            inner: Arc::new(self.inner.with_credential(credential)),
+        }
+    }
+
     /// Creates a thread with `topic`; the caller becomes its first participant.
     ///
     /// The request carries a `repeatability-request-id` (the options' `idempotency_token`, or
@@ -169,6 +189,7 @@ impl ChatClient {
             return Err(Error::invalid_argument("topic", "must not be empty"));
         }
         super::options::check_participants(&options.participants)?;
+        super::limits::check_metadata("metadata", options.metadata.as_ref())?;
         let token = match options.idempotency_token {
             // It travels as a header value: visible ASCII only.
             Some(t)

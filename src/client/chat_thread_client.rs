@@ -160,6 +160,7 @@ impl ChatThreadClient {
         {
             return Err(Error::invalid_argument("topic", "must not be empty"));
         }
+        super::limits::check_metadata("metadata", options.metadata.as_ref())?;
         let body = UpdateChatThreadRequest {
             topic: options.topic,
             metadata: options.metadata,
@@ -220,6 +221,7 @@ impl ChatThreadClient {
                 "only text and html messages can be sent",
             ));
         }
+        super::limits::check_message(content, options.sender_display_name.as_deref())?;
         let mut metadata = options.metadata;
         if let Some(token) = &options.idempotency_token {
             exactly_once::check_token(token, metadata.as_ref())?;
@@ -348,6 +350,9 @@ impl ChatThreadClient {
     ) -> Result<()> {
         validate_id("message_id", message_id)?;
         let options = options.unwrap_or_default();
+        if let Some(content) = &options.content {
+            super::limits::check_message(content, None)?;
+        }
         let body = UpdateChatMessageRequest {
             content: options.content,
             metadata: options.metadata,

@@ -6,6 +6,7 @@
 mod chat_client;
 mod chat_thread_client;
 mod exactly_once;
+mod limits;
 mod options;
 
 use std::cell::RefCell;
@@ -14,7 +15,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use ureq::http::HeaderValue;
 
 pub use chat_client::ChatClient;
 pub use chat_thread_client::ChatThreadClient;
@@ -26,13 +26,14 @@ pub use options::{
     TypingNotificationOptions, UpdateChatThreadOptions, UpdateMessageOptions,
 };
 
-use crate::credential::CommunicationTokenCredential;
+use crate::credential::{AccessToken, CommunicationTokenCredential};
 use crate::error::{Error, Result};
 use crate::http::{
     decoded_path, encode_query_value, rebase_next_link, Authorize, Endpoint, Method, Pipeline,
     Request, Response, RetryClass,
 };
 use crate::pager::Pager;
+use crate::transport::Transport;
 
 // The clients promise to be shareable across threads; keep that a compile-time fact.
 const _: fn() = || {
@@ -59,13 +60,28 @@ pub(crate) struct ClientInner {
 }
 
 impl ClientInner {
+    /// The same client (endpoint, api-version, connection pool) calling as another user.
+    pub(crate) fn with_credential(&self, credential: CommunicationTokenCredential) -> Self {
+        ClientInner {
+            pipeline: self.pipeline.clone(),
+            endpoint: self.endpoint.clone(),
+            credential,
+            api_version: self.api_version.clone(),
+            base: self.base.clone(),
+            api_version_query: self.api_version_query.clone(),
+        }
+    }
+
     pub(crate) fn new(
         endpoint: &str,
         credential: CommunicationTokenCredential,
         options: ChatClientOptions,
     ) -> Result<Self> {
-        let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
-        let pipeline = Pipeline::new(options.to_pipeline_options()?);
+        options.check_api_version()?;
+        let transport =
+            Transport::for_client(options.transport.clone(), options.transport_options())?;
+        let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
+        let pipeline = transport.pipeline;
         let base = endpoint.base();
         let api_version_query = format!("api-version={}", encode_query_value(&options.api_version));
         Ok(ClientInner {
@@ -84,32 +100,16 @@ impl ClientInner {
     }
 
     /// [`path_and_query`](Self::path_and_query) of the path `head` followed by the `tail`
-    /// parts (all already encoded), written into one buffer.
+    /// parts (all already encoded).
     pub(crate) fn path_and_query_of(
         &self,
         head: &str,
         tail: &[&str],
         query: &[(&str, String)],
     ) -> String {
-        let len = head.len()
-            + tail.iter().map(|p| p.len()).sum::<usize>()
-            + query
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 2)
-                .sum::<usize>()
-            + self.api_version_query.len()
-            + 1;
-        let mut out = String::with_capacity(len);
-        out.push_str(head);
-        for part in tail {
-            out.push_str(part);
-        }
-        out.push('?');
+        let mut out = format!("{head}{}?", tail.concat());
         for (key, value) in query {
-            out.push_str(key);
-            out.push('=');
-            out.push_str(&encode_query_value(value));
-            out.push('&');
+            out.push_str(&format!("{key}={}&", encode_query_value(value)));
         }
         out.push_str(&self.api_version_query);
         out
@@ -122,10 +122,7 @@ impl ClientInner {
         retry: RetryClass,
     ) -> Request {
         debug_assert!(path_and_query.starts_with('/'));
-        let mut url = String::with_capacity(self.base.len() + path_and_query.len());
-        url.push_str(&self.base);
-        url.push_str(path_and_query);
-        Request::new(method, url, retry)
+        Request::new(method, format!("{}{path_and_query}", self.base), retry)
     }
 
     /// Sends with a bearer token, refreshed once after a 401.
@@ -293,27 +290,24 @@ fn query_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the value sent,
+/// Adds `Authorization: Bearer …` to every attempt of one call and remembers the token sent,
 /// so that after a 401 the credential can be told which token failed.
 struct BearerAuth<'a> {
     credential: &'a CommunicationTokenCredential,
-    last: RefCell<Option<HeaderValue>>,
+    last: RefCell<Option<AccessToken>>,
 }
 
 impl Authorize for BearerAuth<'_> {
     fn authorize(&self, request: &mut Request, deadline: Option<Instant>) -> Result<()> {
-        // The credential keeps `Bearer <token>` ready with the token (it refuses tokens that
-        // cannot be header values): no copy of the token, no formatting and no header
-        // validation per attempt.
-        let value = self.credential.bearer(deadline)?;
-        request.set_header_value("authorization", value.clone());
-        *self.last.borrow_mut() = Some(value);
+        let token = self.credential.token_until(deadline)?;
+        request.set_header("authorization", format!("Bearer {}", token.token));
+        *self.last.borrow_mut() = Some(token);
         Ok(())
     }
 
     fn on_unauthorized(&self) -> bool {
         match self.last.borrow().as_ref() {
-            Some(value) => self.credential.invalidate_bearer(value),
+            Some(token) => self.credential.invalidate(token),
             None => false,
         }
     }

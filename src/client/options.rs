@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::http::{
-    PipelineOptions, RetryOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BODY,
+    RetryOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY,
 };
 use crate::models::{ChatMessageType, ChatParticipant, ChatRetentionPolicy};
+use crate::transport::{Transport, TransportOptions};
 
 /// The chat api-version sent by default.
 pub(crate) const DEFAULT_API_VERSION: &str = "2025-03-15";
@@ -74,6 +74,11 @@ pub struct ChatClientOptions {
     /// `https://` instead of the public roots, e.g. the emulator's development CA
     /// (`Emulator::ca_pem()`). Verification stays on. Default: empty (the public roots).
     pub root_certificates: Vec<String>,
+    /// A connection pool shared with other clients (see [`Transport`]). When set, it brings
+    /// the retry, timeout, body-limit and `allow_insecure_http` settings, and the fields above
+    /// must stay at their defaults (else [`Error::InvalidArgument`] names `transport`).
+    /// Default: `None`, a pool of the client's own.
+    pub transport: Option<Transport>,
 }
 
 impl Default for ChatClientOptions {
@@ -86,13 +91,26 @@ impl Default for ChatClientOptions {
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             allow_insecure_http: false,
             root_certificates: Vec::new(),
+            transport: None,
         }
     }
 }
 
 impl ChatClientOptions {
-    /// Checks the options and turns them into pipeline options.
-    pub(crate) fn to_pipeline_options(&self) -> Result<PipelineOptions> {
+    /// The client's own transport settings.
+    pub(crate) fn transport_options(&self) -> TransportOptions {
+        TransportOptions {
+            retry: self.retry.clone(),
+            connect_timeout: self.connect_timeout,
+            call_timeout: self.call_timeout,
+            max_response_body: self.max_response_body,
+            allow_insecure_http: self.allow_insecure_http,
+            root_certificates: self.root_certificates.clone(),
+        }
+    }
+
+    /// Checks the api-version.
+    pub(crate) fn check_api_version(&self) -> Result<()> {
         let version_ok = !self.api_version.is_empty()
             && self
                 .api_version
@@ -104,35 +122,14 @@ impl ChatClientOptions {
                 "must be a version like 2025-03-15 (letters, digits, `-` and `.`)",
             ));
         }
-        if self.call_timeout.is_zero() {
-            return Err(Error::invalid_argument(
-                "call_timeout",
-                "must be more than zero",
-            ));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(Error::invalid_argument(
-                "connect_timeout",
-                "must be more than zero",
-            ));
-        }
-        if self.max_response_body == 0 {
-            return Err(Error::invalid_argument(
-                "max_response_body",
-                "must be more than zero",
-            ));
-        }
-        Ok(PipelineOptions {
-            retry: self.retry.clone(),
-            connect_timeout: self.connect_timeout,
-            call_timeout: self.call_timeout,
-            max_response_body: self.max_response_body,
-            root_certificates: crate::tls::parse_root_certificates(
-                "root_certificates",
-                &self.root_certificates,
-            )?,
-            ..PipelineOptions::default()
-        })
+        Ok(())
+    }
+
+    /// Checks the options and turns them into pipeline options.
+    #[cfg(test)]
+    pub(crate) fn to_pipeline_options(&self) -> Result<crate::http::PipelineOptions> {
+        self.check_api_version()?;
+        self.transport_options().to_pipeline_options()
     }
 }
 
@@ -407,6 +404,7 @@ pub(crate) fn check_skip(skip: Option<i32>) -> Result<()> {
 /// Checks every participant's raw id as an id the service can take (not empty or whitespace,
 /// no control characters): the one check of `create_chat_thread` and `add_participants`.
 pub(crate) fn check_participants(participants: &[ChatParticipant]) -> Result<()> {
+    super::limits::check_participants(participants)?;
     for p in participants {
         crate::http::validate_id("participants", &p.identifier.raw_id())?;
     }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::data::ChatEventData;
 use super::envelope::ChatEventEnvelope;
 use super::parse::parse;
+use crate::Secret;
 
 /// A shared secret that Event Grid sends in the webhook URL's query string
 /// (`https://bot.example/events?code=…`), as Microsoft's webhook guidance suggests.
@@ -24,10 +25,10 @@ use super::parse::parse;
 /// let secret = WebhookSecret::new("code", "s3cr3t-value");
 /// assert!(!format!("{secret:?}").contains("s3cr3t"));
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WebhookSecret {
     parameter: String,
-    value: String,
+    value: Secret,
 }
 
 impl WebhookSecret {
@@ -35,21 +36,13 @@ impl WebhookSecret {
     pub fn new(parameter: impl Into<String>, value: impl Into<String>) -> Self {
         WebhookSecret {
             parameter: parameter.into(),
-            value: value.into(),
+            value: Secret::new(value),
         }
     }
 
     /// The query parameter's name.
     pub fn parameter(&self) -> &str {
         &self.parameter
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookSecret")
-            .field("parameter", &self.parameter)
-            .finish_non_exhaustive()
     }
 }
 
@@ -287,7 +280,10 @@ fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
 impl WebhookHandler {
     /// A handler with these options.
     pub fn new(options: WebhookOptions) -> Self {
-        let secret_digest = options.secret.as_ref().map(|s| digest(s.value.as_bytes()));
+        let secret_digest = options
+            .secret
+            .as_ref()
+            .map(|s| digest(s.value.expose().as_bytes()));
         WebhookHandler {
             options,
             secret_digest,

@@ -11,8 +11,8 @@ mod resolve;
 mod retry;
 mod sent;
 mod url;
+mod waiter;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +22,10 @@ use ureq::unversioned::transport::Connector;
 
 pub(crate) use retry::RetryClass;
 pub use retry::RetryOptions;
-#[allow(unused_imports)] // identity reuses some of these helpers.
 pub(crate) use url::{
-    decoded_path, encode_query_value, encode_segment, percent_decode, rebase_next_link,
-    validate_id, Endpoint,
+    decoded_path, encode_query_value, encode_segment, rebase_next_link, validate_id, Endpoint,
 };
+pub(crate) use waiter::{jitter, Waiter};
 
 pub(crate) use ureq::http::Method;
 
@@ -106,25 +105,6 @@ impl Authorize for NoAuth {
     }
 }
 
-/// A header value: text to validate when sent, or a value validated beforehand (e.g. the
-/// credential's cached `Bearer …`, which is then shared instead of copied per attempt).
-#[derive(Clone)]
-pub(crate) enum HeaderText {
-    /// Checked when the request is sent (an invalid value fails that attempt).
-    Text(String),
-    /// Already a valid header value.
-    Ready(ureq::http::HeaderValue),
-}
-
-impl HeaderText {
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            HeaderText::Text(text) => Some(text),
-            HeaderText::Ready(value) => value.to_str().ok(),
-        }
-    }
-}
-
 /// One logical request, authorized afresh for every attempt.
 #[derive(Clone)]
 pub(crate) struct Request {
@@ -133,7 +113,7 @@ pub(crate) struct Request {
     /// The absolute URL (`https://host[:port]/path?query`).
     pub(crate) url: String,
     /// Headers besides the standard ones the pipeline adds.
-    pub(crate) headers: Vec<(Cow<'static, str>, HeaderText)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body, if any (POST/PATCH without one send `Content-Length: 0`).
     pub(crate) body: Option<Vec<u8>>,
     /// Which failures may be retried.
@@ -143,7 +123,7 @@ pub(crate) struct Request {
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header values (Authorization) and the body (message content) never print.
-        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_ref()).collect();
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("path", &self.path())
@@ -168,22 +148,14 @@ impl Request {
 
     /// Adds or replaces a header (names compare case-insensitively).
     pub(crate) fn set_header(&mut self, name: &str, value: impl Into<String>) {
-        self.put(Cow::Owned(name.to_string()), HeaderText::Text(value.into()));
-    }
-
-    /// [`set_header`](Self::set_header) with a value validated beforehand.
-    pub(crate) fn set_header_value(&mut self, name: &'static str, value: ureq::http::HeaderValue) {
-        self.put(Cow::Borrowed(name), HeaderText::Ready(value));
-    }
-
-    fn put(&mut self, name: Cow<'static, str>, value: HeaderText) {
+        let value = value.into();
         match self
             .headers
             .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
         {
             Some(slot) => slot.1 = value,
-            None => self.headers.push((name, value)),
+            None => self.headers.push((name.to_string(), value)),
         }
     }
 
@@ -199,7 +171,7 @@ impl Request {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets a body and its content type.
@@ -268,18 +240,17 @@ impl Response {
             .map(str::to_string)
     }
 
-    fn into_error(self) -> Error {
+    /// The error for this non-2xx response to the request sent as `client_request_id`.
+    fn into_error(self, client_request_id: &str) -> Error {
         if (300..400).contains(&self.status) {
             return Error::Redirect {
                 status: self.status,
             };
         }
         let request_id = self.request_id();
-        Error::Service(Box::new(ServiceError::from_response(
-            self.status,
-            request_id,
-            &self.body,
-        )))
+        let mut error = ServiceError::from_response(self.status, request_id, &self.body);
+        error.client_request_id = Some(client_request_id.to_string());
+        Error::Service(Box::new(error))
     }
 }
 
@@ -297,8 +268,8 @@ enum Failure {
     Truncated { status: u16, source: ureq::Error },
     /// The body exceeded the limit.
     TooLarge,
-    /// The call's time ran out.
-    TimedOut,
+    /// The call's time ran out; `sent` when request bytes had been written.
+    TimedOut { sent: bool },
 }
 
 impl Failure {
@@ -306,7 +277,16 @@ impl Failure {
         match self {
             Failure::NotSent(_) => class.retries_transport(true),
             Failure::Lost(_) | Failure::Truncated { .. } => class.retries_transport(false),
-            Failure::Fatal { .. } | Failure::TooLarge | Failure::TimedOut => false,
+            Failure::Fatal { .. } | Failure::TooLarge | Failure::TimedOut { .. } => false,
+        }
+    }
+
+    /// Whether this attempt wrote request bytes.
+    fn was_sent(&self) -> bool {
+        match self {
+            Failure::NotSent(_) => false,
+            Failure::Fatal { sent, .. } | Failure::TimedOut { sent } => *sent,
+            Failure::Lost(_) | Failure::Truncated { .. } | Failure::TooLarge => true,
         }
     }
 
@@ -317,20 +297,21 @@ impl Failure {
             Failure::Fatal { source, .. } => format!("request failed: {source}"),
             Failure::Truncated { status, .. } => format!("{status} with a cut-short body"),
             Failure::TooLarge => "body over the size limit".to_string(),
-            Failure::TimedOut => "timed out".to_string(),
+            Failure::TimedOut { .. } => "timed out".to_string(),
         }
     }
 
-    fn into_error(self, options: &PipelineOptions) -> Error {
+    /// The call's error; `call_sent` when any attempt of the call wrote request bytes.
+    fn into_error(self, options: &PipelineOptions, call_sent: bool) -> Error {
         match self {
-            Failure::NotSent(e) => transport("could not connect to the service", e),
-            Failure::Lost(e) => transport_after_sending("the service did not answer completely", e),
+            Failure::NotSent(e) => transport("could not connect to the service", e, false, true),
+            Failure::Lost(e) => transport("the service did not answer completely", e, true, true),
             Failure::Fatal {
                 source,
                 sent: false,
-            } => transport("the request could not be made", source),
+            } => transport("the request could not be made", source, false, false),
             Failure::Fatal { source, sent: true } => {
-                transport_after_sending("the response could not be read", source)
+                transport("the response could not be read", source, true, false)
             }
             Failure::Truncated { status, source } => Error::TruncatedBody {
                 status,
@@ -339,68 +320,109 @@ impl Failure {
             Failure::TooLarge => Error::BodyTooLarge {
                 limit: options.max_response_body,
             },
-            Failure::TimedOut => Error::Timeout(options.call_timeout),
+            Failure::TimedOut { sent } => Error::Timeout {
+                after: options.call_timeout,
+                sent: sent || call_sent,
+            },
         }
     }
 }
 
-fn transport(message: &str, source: ureq::Error) -> Error {
+/// The transport error of a failed attempt (see [`sent::AttemptFailed`]).
+fn transport(message: &str, error: ureq::Error, sent: bool, transient: bool) -> Error {
     Error::Transport {
         message: message.to_string(),
-        source: Some(Box::new(source)),
+        source: Some(Box::new(sent::AttemptFailed {
+            error,
+            sent,
+            transient,
+        })),
     }
 }
 
-/// A transport error of an attempt whose request was written: it may have taken effect.
-fn transport_after_sending(message: &str, source: ureq::Error) -> Error {
-    Error::Transport {
-        message: message.to_string(),
-        source: Some(Box::new(sent::AfterSending(source))),
-    }
+/// The attempt behind a transport error's `source`, if it came from one.
+fn attempt_of<'a>(
+    source: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a sent::AttemptFailed> {
+    source.downcast_ref::<sent::AttemptFailed>()
 }
 
-/// Whether `err`'s source marks a request that was written before the transport failed.
+/// Whether `source` marks a request that was written before the transport failed.
 pub(crate) fn sent_before_failing(source: &(dyn std::error::Error + 'static)) -> bool {
-    source.is::<sent::AfterSending>()
+    attempt_of(source).is_some_and(|a| a.sent)
 }
 
-/// A random number in `[0, 1)`, for jitter (uuid's v4 generator is our only randomness source).
-fn random_unit() -> f64 {
-    let bits = (uuid::Uuid::new_v4().as_u128() >> 75) as u64; // 53 random bits
-    bits as f64 / (1u64 << 53) as f64
+/// Whether `source` marks a transport failure that the retry policy retries.
+pub(crate) fn transient_failure(source: &(dyn std::error::Error + 'static)) -> bool {
+    attempt_of(source).is_some_and(|a| a.transient)
 }
 
-/// A fresh `x-ms-client-request-id`: a random (version 4, RFC 4122 variant) UUID in lower-case
-/// hyphenated form.
-///
-/// `Uuid::new_v4` asks the OS for randomness on every call (a `getrandom` system call per
-/// request). Request ids need to be unique, not secret, so the bits come from a per-process
-/// stream instead: two 64-bit words from the OS once, then per id a counter step mixed by
-/// SplitMix64's finalizer (a bijection, so no two ids of one process share a random half).
+/// A fresh `x-ms-client-request-id`: a random (version 4) UUID in lower-case hyphenated form.
 fn client_request_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let (a, b) = *SEED.get_or_init(|| {
-        let bits = uuid::Uuid::new_v4().as_u128() ^ (uuid::Uuid::new_v4().as_u128() << 6);
-        ((bits >> 64) as u64, bits as u64)
-    });
-    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15; // odd: n -> a + n * GAMMA is a bijection
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let hi = splitmix64(a.wrapping_add(n.wrapping_mul(GAMMA)));
-    let lo = splitmix64(b.wrapping_add(n.wrapping_mul(GAMMA)).rotate_left(29));
-    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_string()
+    uuid::Uuid::new_v4().hyphenated().to_string()
 }
 
-/// SplitMix64's output function (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
-fn splitmix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// The state of one call across its attempts.
+struct Call {
+    client_request_id: String,
+    /// The call's end: its own timeout or the caller's deadline, whichever is earlier.
+    deadline: Option<Instant>,
+    call_timeout: Duration,
+    /// How many headers the request had before the first authorization.
+    own_headers: Option<usize>,
+    attempt: u32,
+    retries: u32,
+    reauthorized: bool,
+    /// Whether any attempt wrote request bytes.
+    sent: bool,
+}
+
+impl Call {
+    fn start(options: &PipelineOptions, given: Option<Instant>) -> Call {
+        let deadline = match (Instant::now().checked_add(options.call_timeout), given) {
+            (Some(own), Some(given)) => Some(own.min(given)),
+            (own, given) => own.or(given),
+        };
+        Call {
+            client_request_id: client_request_id(),
+            deadline,
+            call_timeout: options.call_timeout,
+            own_headers: None,
+            attempt: 0,
+            retries: 0,
+            reauthorized: false,
+            sent: false,
+        }
+    }
+
+    /// The time left before the call's deadline.
+    fn remaining(&self) -> Duration {
+        match self.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        }
+    }
+
+    /// The call's [`Error::Timeout`], saying whether any attempt was sent.
+    fn timeout(&self) -> Error {
+        Error::Timeout {
+            after: self.call_timeout,
+            sent: self.sent,
+        }
+    }
+}
+
+/// What one attempt means for its call.
+enum Outcome<T> {
+    /// The call is over.
+    Done(Result<T>),
+    /// Fresh credentials can be had after a 401: repeat at once (not counted as a retry).
+    Reauthorize,
+    /// A retryable failure; `hint` is the wait the server asked for.
+    Retry {
+        error: Error,
+        hint: Option<Duration>,
+    },
 }
 
 /// The shared transport. Cheap to clone; clones share one connection pool.
@@ -412,6 +434,8 @@ pub(crate) struct Pipeline {
 struct PipelineInner {
     agent: ureq::Agent,
     options: PipelineOptions,
+    /// The wait between attempts; stopping it ends every waiting call at once.
+    waiter: Waiter,
 }
 
 impl fmt::Debug for Pipeline {
@@ -421,6 +445,15 @@ impl fmt::Debug for Pipeline {
             .finish_non_exhaustive()
     }
 }
+
+impl PartialEq for Pipeline {
+    /// Two pipelines are equal when they share one connection pool.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Pipeline {}
 
 impl Pipeline {
     /// A pipeline with its own connection pool.
@@ -454,7 +487,11 @@ impl Pipeline {
             resolve::LiteralFirst::default(),
         );
         Pipeline {
-            inner: Arc::new(PipelineInner { agent, options }),
+            inner: Arc::new(PipelineInner {
+                agent,
+                options,
+                waiter: Waiter::default(),
+            }),
         }
     }
 
@@ -493,147 +530,47 @@ impl Pipeline {
         deadline: Option<Instant>,
         mut recover: impl FnMut(&Error, Option<Instant>) -> Result<Option<T>>,
     ) -> Result<T> {
-        let options = &self.inner.options;
-        let started = Instant::now();
-        let deadline = match (started.checked_add(options.call_timeout), deadline) {
-            (Some(own), Some(given)) => Some(own.min(given)),
-            (own, given) => own.or(given),
-        };
-        let remaining = |now: Instant| match deadline {
-            Some(d) => d.saturating_duration_since(now),
-            None => Duration::MAX,
-        };
-        let client_request_id = client_request_id();
-        request.set_header("x-ms-client-request-id", client_request_id.as_str());
-        // The request is authorized in place (no copy per attempt): headers the authorizer
-        // adds are dropped again before the next attempt, ones it replaces are set anew.
-        let own_headers = request.headers.len();
-        let mut retries = 0u32;
-        let mut reauthorized = false;
-        let mut attempt = 0u32;
+        let mut call = Call::start(&self.inner.options, deadline);
+        request.set_header("x-ms-client-request-id", call.client_request_id.as_str());
         loop {
-            attempt += 1;
-            if remaining(Instant::now()).is_zero() {
-                return Err(Error::Timeout(options.call_timeout));
-            }
-            request.headers.truncate(own_headers);
-            // Authorizing may wait for a token refresh: it gets the call's deadline, and the
-            // attempt only the time that is left after it.
-            auth.authorize(&mut request, deadline)
-                .map_err(|e| match e {
-                    Error::Timeout(_) => Error::Timeout(options.call_timeout),
-                    other => other,
-                })?;
-            let left = remaining(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout(options.call_timeout));
-            }
-            let req = &request;
-            let attempt_started = Instant::now();
-            let outcome = self.attempt(req, left.min(MAX_TIMEOUT));
-            let elapsed = attempt_started.elapsed();
-            let (retryable, hint, error) = match outcome {
-                Ok(response) => {
-                    log::debug!(
-                        target: LOG_TARGET,
-                        "{} {} -> {} in {} ms (attempt {}, x-ms-client-request-id {}, MS-CV {})",
-                        req.method,
-                        req.path(),
-                        response.status,
-                        elapsed.as_millis(),
-                        attempt,
-                        client_request_id,
-                        response.request_id().as_deref().unwrap_or("-"),
-                    );
-                    if (200..300).contains(&response.status) {
-                        match accept(response) {
-                            Err(e @ Error::Decode { .. })
-                                if request.retry == RetryClass::SafeToRepeat =>
-                            {
-                                log::debug!(
-                                    target: LOG_TARGET,
-                                    "{} {}: the response body could not be decoded (attempt {})",
-                                    req.method,
-                                    req.path(),
-                                    attempt,
-                                );
-                                (true, None, e)
-                            }
-                            other => return other,
-                        }
-                    } else {
-                        if response.status == 401 && !reauthorized && auth.on_unauthorized() {
-                            reauthorized = true;
-                            continue;
-                        }
-                        let retryable = request.retry.retries_status(response.status);
-                        let hint = retry::server_delay(
-                            |name| response.header(name).map(str::to_string),
-                            Utc::now(),
-                        );
-                        (retryable, hint, response.into_error())
-                    }
-                }
-                Err(failure) => {
-                    log::debug!(
-                        target: LOG_TARGET,
-                        "{} {} -> {} after {} ms (attempt {}, x-ms-client-request-id {})",
-                        req.method,
-                        req.path(),
-                        failure.describe(),
-                        elapsed.as_millis(),
-                        attempt,
-                        client_request_id,
-                    );
-                    (
-                        failure.retryable(request.retry),
-                        None,
-                        failure.into_error(options),
-                    )
-                }
+            let (error, hint) = match self.try_once(&mut call, &mut request, auth, &accept)? {
+                Outcome::Done(result) => return result,
+                Outcome::Reauthorize => continue,
+                Outcome::Retry { error, hint } => (error, hint),
             };
-            if !retryable {
-                return Err(error);
-            }
-            // Out of retries or of time after a transient failure: one last look, so that an
-            // effect that did happen is still reported as the success it was.
-            let mut last_look = |error: Error| {
-                if error.may_have_taken_effect() && !remaining(Instant::now()).is_zero() {
-                    if let Ok(Some(found)) = recover(&error, deadline) {
+            let Some(delay) = self.next_delay(&call, hint) else {
+                // Out of retries or of time: one last look, so that an effect that did happen
+                // is still reported as the success it was.
+                if error.may_have_taken_effect() && !call.remaining().is_zero() {
+                    if let Ok(Some(found)) = recover(&error, call.deadline) {
                         return Ok(found);
                     }
                 }
-                Err(error)
+                return Err(error);
             };
-            if retries >= options.retry.max_retries {
-                return last_look(error);
-            }
-            let delay = hint.unwrap_or_else(|| options.retry.backoff(retries, random_unit()));
-            if delay >= remaining(Instant::now()) {
-                // Waiting would outlast the call's timeout: report what went wrong instead.
-                return last_look(error);
-            }
-            retries += 1;
+            call.retries += 1;
             log::debug!(
                 target: LOG_TARGET,
                 "{} {}: retry {} of {} in {} ms (x-ms-client-request-id {})",
                 request.method,
                 request.path(),
-                retries,
-                options.retry.max_retries,
+                call.retries,
+                self.inner.options.retry.max_retries,
                 delay.as_millis(),
-                client_request_id,
+                call.client_request_id,
             );
-            std::thread::sleep(delay);
+            if self.inner.waiter.wait_until(Instant::now() + delay) {
+                return Err(error);
+            }
             if error.may_have_taken_effect() {
-                match recover(&error, deadline) {
+                match recover(&error, call.deadline) {
                     Ok(Some(found)) => {
                         log::debug!(
                             target: LOG_TARGET,
                             "{} {}: the earlier attempt took effect; not repeated (x-ms-client-request-id {})",
                             request.method,
                             request.path(),
-                            client_request_id,
+                            call.client_request_id,
                         );
                         return Ok(found);
                     }
@@ -650,6 +587,133 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// One authorized attempt of `call`, and what it means for the call. `Err` ends the call
+    /// before sending (its time ran out, or the credential failed).
+    fn try_once<T>(
+        &self,
+        call: &mut Call,
+        request: &mut Request,
+        auth: &dyn Authorize,
+        accept: &impl Fn(Response) -> Result<T>,
+    ) -> Result<Outcome<T>> {
+        call.attempt += 1;
+        if call.remaining().is_zero() {
+            return Err(call.timeout());
+        }
+        // The request is authorized in place: headers the authorizer adds are dropped again
+        // before the next attempt, ones it replaces are set anew.
+        let own_headers = *call.own_headers.get_or_insert(request.headers.len());
+        request.headers.truncate(own_headers);
+        // Authorizing may wait for a token refresh: it gets the call's deadline, and the
+        // attempt only the time that is left after it.
+        auth.authorize(request, call.deadline)
+            .map_err(|e| match e {
+                Error::Timeout { .. } => call.timeout(),
+                other => other,
+            })?;
+        let left = call.remaining();
+        if left.is_zero() {
+            return Err(call.timeout());
+        }
+        let attempt_started = Instant::now();
+        let outcome = self.attempt(request, left.min(MAX_TIMEOUT));
+        let elapsed = attempt_started.elapsed();
+        Ok(match outcome {
+            Ok(response) => {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{} {} -> {} in {} ms (attempt {}, x-ms-client-request-id {}, MS-CV {})",
+                    request.method,
+                    request.path(),
+                    response.status,
+                    elapsed.as_millis(),
+                    call.attempt,
+                    call.client_request_id,
+                    response.request_id().as_deref().unwrap_or("-"),
+                );
+                // A response came back: the request reached the service.
+                call.sent = true;
+                self.classify_response(call, request, auth, accept, response)
+            }
+            Err(failure) => {
+                log::debug!(
+                    target: LOG_TARGET,
+                    "{} {} -> {} after {} ms (attempt {}, x-ms-client-request-id {})",
+                    request.method,
+                    request.path(),
+                    failure.describe(),
+                    elapsed.as_millis(),
+                    call.attempt,
+                    call.client_request_id,
+                );
+                call.sent |= failure.was_sent();
+                if failure.retryable(request.retry) {
+                    Outcome::Retry {
+                        error: failure.into_error(&self.inner.options, call.sent),
+                        hint: None,
+                    }
+                } else {
+                    Outcome::Done(Err(failure.into_error(&self.inner.options, call.sent)))
+                }
+            }
+        })
+    }
+
+    /// What a response means for the call: a result, a repeat with fresh credentials after a
+    /// 401, or a retry (a retryable status, or a 2xx body that did not decode for a request
+    /// that is safe to repeat).
+    fn classify_response<T>(
+        &self,
+        call: &mut Call,
+        request: &Request,
+        auth: &dyn Authorize,
+        accept: &impl Fn(Response) -> Result<T>,
+        response: Response,
+    ) -> Outcome<T> {
+        if (200..300).contains(&response.status) {
+            return match accept(response) {
+                Err(e @ Error::Decode { .. }) if request.retry == RetryClass::SafeToRepeat => {
+                    log::debug!(
+                        target: LOG_TARGET,
+                        "{} {}: the response body could not be decoded (attempt {})",
+                        request.method,
+                        request.path(),
+                        call.attempt,
+                    );
+                    Outcome::Retry {
+                        error: e,
+                        hint: None,
+                    }
+                }
+                other => Outcome::Done(other),
+            };
+        }
+        if response.status == 401 && !call.reauthorized && auth.on_unauthorized() {
+            call.reauthorized = true;
+            return Outcome::Reauthorize;
+        }
+        let retryable = request.retry.retries_status(response.status);
+        let hint =
+            retry::server_delay(|name| response.header(name).map(str::to_string), Utc::now());
+        let error = response.into_error(&call.client_request_id);
+        if retryable {
+            Outcome::Retry { error, hint }
+        } else {
+            Outcome::Done(Err(error))
+        }
+    }
+
+    /// The wait before the next retry (the server's `hint`, else the backoff), or `None` when
+    /// the call is out of retries or the wait would outlast its time.
+    fn next_delay(&self, call: &Call, hint: Option<Duration>) -> Option<Duration> {
+        let retry = &self.inner.options.retry;
+        if call.retries >= retry.max_retries {
+            return None;
+        }
+        let delay = hint.unwrap_or_else(|| retry.backoff(call.retries, jitter()));
+        (delay < call.remaining()).then_some(delay)
     }
 
     /// One attempt, bounded by `budget`.
@@ -691,7 +755,11 @@ impl Pipeline {
         let response = match result {
             // Whatever failed, the call's time is up (ureq may name the connect timeout when
             // the call's budget was the shorter one).
-            Err(_) if started.elapsed() >= budget => return Err(Failure::TimedOut),
+            Err(_) if started.elapsed() >= budget => {
+                return Err(Failure::TimedOut {
+                    sent: sent::was_sent(),
+                })
+            }
             Err(e) => return Err(classify(e, sent::was_sent())),
             Ok(r) => r,
         };
@@ -706,7 +774,8 @@ impl Pipeline {
                 body,
             }),
             Err(ureq::Error::BodyExceedsLimit(_)) => Err(Failure::TooLarge),
-            Err(ureq::Error::Timeout(_)) => Err(Failure::TimedOut),
+            // The head came back: the request was sent.
+            Err(ureq::Error::Timeout(_)) => Err(Failure::TimedOut { sent: true }),
             Err(source) => Err(Failure::Truncated { status, source }),
         }
     }
@@ -722,12 +791,10 @@ fn request_head(
     head.uri = ureq::http::Uri::try_from(req.url.as_str())?;
     head.headers.reserve(req.headers.len());
     for (name, value) in &req.headers {
-        let value = match value {
-            HeaderText::Text(text) => HeaderValue::from_str(text)?,
-            HeaderText::Ready(value) => value.clone(),
-        };
-        head.headers
-            .append(HeaderName::from_bytes(name.as_bytes())?, value);
+        head.headers.append(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
     }
     Ok(head)
 }
@@ -740,7 +807,7 @@ fn classify(e: ureq::Error, sent: bool) -> Failure {
         ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
             Failure::NotSent(e)
         }
-        ureq::Error::Timeout(_) => Failure::TimedOut,
+        ureq::Error::Timeout(_) => Failure::TimedOut { sent },
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Failure::NotSent(e),
         ureq::Error::Io(ref io)
             if matches!(

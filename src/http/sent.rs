@@ -81,19 +81,26 @@ impl<T: Transport> Transport for Recording<T> {
     }
 }
 
-/// Marks a transport error whose request was (at least partly) written: the request may have
-/// been processed. Displays and chains exactly like the error it wraps.
+/// The source of an [`Error::Transport`](crate::Error::Transport) from a failed attempt: the
+/// HTTP client's error, plus whether request bytes had been written (`sent`: the request may
+/// have been processed) and whether the retry policy retries it (`transient`: a connection
+/// that failed or broke, not a malformed request or a TLS failure). Displays and chains exactly
+/// like the error it wraps.
 #[derive(Debug)]
-pub(crate) struct AfterSending(pub(crate) ureq::Error);
+pub(crate) struct AttemptFailed {
+    pub(crate) error: ureq::Error,
+    pub(crate) sent: bool,
+    pub(crate) transient: bool,
+}
 
-impl fmt::Display for AfterSending {
+impl fmt::Display for AttemptFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl std::error::Error for AfterSending {
+impl std::error::Error for AttemptFailed {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.error.source()
     }
 }

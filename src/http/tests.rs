@@ -468,7 +468,8 @@ fn send_reports_truncated_body() {
     assert_eq!(server.seen().len(), 2);
 }
 
-/// A stalled server cannot hold a call past its timeout.
+/// A stalled server cannot hold a call past its timeout, and the timeout says the request
+/// was sent (so it may have taken effect).
 #[test]
 fn send_times_out_on_stalled_server() {
     let server = Server::start(vec![Act::Stall(Duration::from_secs(30))]);
@@ -480,7 +481,11 @@ fn send_times_out_on_stalled_server() {
     let err = pipeline
         .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
         .expect_err("stalled");
-    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(matches!(err, Error::Timeout { sent: true, .. }), "{err:?}");
+    assert!(
+        err.may_have_taken_effect(),
+        "a sent request timed out: {err:?}"
+    );
     // A bound check (the stall is 30 s), not a performance assertion.
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -727,4 +732,84 @@ fn send_recovering_looks_before_retrying_ambiguous_failures() {
         "{err:?}"
     );
     assert_eq!(server.seen().len(), 1, "requests after a failed look");
+}
+
+/// `Error::is_retryable` answers what the pipeline did with the same failure: every status
+/// it retried (for a safe operation) says `true`, every status it returned at once `false`,
+/// and a lost connection is retryable while a malformed request is not.
+#[test]
+fn is_retryable_matches_what_the_pipeline_retried() {
+    let no_retries = PipelineOptions {
+        retry: RetryOptions::none(),
+        ..fast_options()
+    };
+    for status in [
+        400, 401, 403, 404, 408, 409, 412, 429, 500, 501, 502, 503, 504, 505,
+    ] {
+        // After its script the server answers 200: a retry turns the call into a success.
+        let server = Server::start(vec![reply(status)]);
+        let retried = Pipeline::new(PipelineOptions {
+            retry: RetryOptions {
+                max_retries: 1,
+                ..fast_options().retry
+            },
+            ..fast_options()
+        })
+        .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
+        .is_ok();
+        let server = Server::start(vec![reply(status)]);
+        let err = Pipeline::new(no_retries.clone())
+            .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
+            .expect_err("an error status");
+        assert_eq!(
+            err.is_retryable(),
+            retried,
+            "status {status}: is_retryable {}, the pipeline retried: {retried}",
+            err.is_retryable()
+        );
+    }
+    let server = Server::start(vec![Act::Close]);
+    let err = Pipeline::new(no_retries.clone())
+        .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
+        .expect_err("closed");
+    assert!(err.is_retryable(), "a lost connection: {err:?}");
+    let bad = Request::new(
+        Method::GET,
+        "http://127.0.0.1:1/\u{7f}x".into(),
+        RetryClass::SafeToRepeat,
+    );
+    let err = Pipeline::new(no_retries)
+        .send(bad.with_header("x-bad", "a\nb"), &NoAuth)
+        .expect_err("an invalid header value");
+    assert!(!err.is_retryable(), "a malformed request: {err:?}");
+}
+
+/// A service error carries the service's request id and the client request id that was
+/// sent, and its `Display` ends with both.
+#[test]
+fn service_error_names_request_and_client_request_ids() {
+    let server = Server::start(vec![Act::Reply(
+        404,
+        vec![("MS-CV", "cv-1234.1".to_string())],
+        br#"{"error":{"code":"NotFound","message":"nope"}}"#.to_vec(),
+    )]);
+    let err = Pipeline::new(fast_options())
+        .send(get(&server, RetryClass::SafeToRepeat), &NoAuth)
+        .expect_err("404");
+    let sent = server.seen()[0]
+        .header("x-ms-client-request-id")
+        .map(str::to_string);
+    let service = err.service_error().expect("a service error");
+    assert_eq!(
+        service.request_id.as_deref(),
+        Some("cv-1234.1"),
+        "{service:?}"
+    );
+    assert_eq!(service.client_request_id, sent, "{service:?}");
+    let shown = err.to_string();
+    let want = format!(
+        "[request id cv-1234.1, client request id {}]",
+        sent.unwrap_or_default()
+    );
+    assert!(shown.ends_with(&want), "Display: {shown}");
 }

@@ -57,6 +57,10 @@ pub struct CommunicationIdentityClientOptions {
     /// Root certificates (PEM text) trusted for `https://` instead of the public roots, e.g.
     /// the emulator's development CA. Default: empty (the public roots).
     pub root_certificates: Vec<String>,
+    /// A connection pool shared with other clients (see [`Transport`](crate::Transport)).
+    /// When set, it brings the retry, timeout and `allow_insecure_http` settings, and the
+    /// fields above must stay at their defaults. Default: `None`, a pool of the client's own.
+    pub transport: Option<crate::Transport>,
 }
 
 impl Default for CommunicationIdentityClientOptions {
@@ -69,6 +73,7 @@ impl Default for CommunicationIdentityClientOptions {
             connect_timeout: pipeline.connect_timeout,
             allow_insecure_http: false,
             root_certificates: Vec::new(),
+            transport: None,
         }
     }
 }
@@ -137,7 +142,7 @@ impl Authorize for HmacSigner {
         request.set_header("x-ms-date", signed.date);
         request.set_header("x-ms-content-sha256", signed.content_sha256);
         request.set_header("x-ms-return-client-request-id", "true");
-        request.set_header("authorization", signed.authorization);
+        request.set_header("authorization", signed.authorization.expose());
         Ok(())
     }
 }
@@ -210,23 +215,20 @@ impl CommunicationIdentityClient {
         credential: AzureKeyCredential,
         options: CommunicationIdentityClientOptions,
     ) -> Result<Self> {
-        let endpoint = Endpoint::parse(endpoint, options.allow_insecure_http)?;
         if options.api_version.trim().is_empty() {
             return Err(Error::invalid_argument("api_version", "must not be empty"));
         }
-        let root_certificates =
-            crate::tls::parse_root_certificates("root_certificates", &options.root_certificates)?;
-        let pipeline = Pipeline::new(PipelineOptions {
-            root_certificates,
+        let own = crate::TransportOptions {
             retry: options.retry,
             connect_timeout: options.connect_timeout,
             call_timeout: options.call_timeout,
-            user_agent: format!(
-                "azsdk-rust-communication-identity/{}",
-                env!("CARGO_PKG_VERSION")
-            ),
-            ..PipelineOptions::default()
-        });
+            allow_insecure_http: options.allow_insecure_http,
+            root_certificates: options.root_certificates,
+            ..Default::default()
+        };
+        let transport = crate::Transport::for_client(options.transport, own)?;
+        let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
+        let pipeline = transport.pipeline;
         Ok(CommunicationIdentityClient {
             inner: Arc::new(Inner {
                 endpoint,
@@ -426,7 +428,14 @@ impl CommunicationIdentityClient {
             "{path}?api-version={}",
             encode_query_value(&self.inner.api_version)
         ));
-        Request::new(method, url, retry)
+        // Per request, so a transport shared with chat clients still names the identity SDK.
+        Request::new(method, url, retry).with_header(
+            "user-agent",
+            concat!(
+                "azsdk-rust-communication-identity/",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
     }
 
     fn send(&self, request: Request) -> Result<crate::http::Response> {
@@ -494,6 +503,23 @@ mod tests {
         );
     }
 
+    /// Identity requests name the identity SDK in `User-Agent` themselves, so a transport
+    /// shared with chat clients (whose pool sends the chat SDK's) does not mislabel them.
+    #[test]
+    fn request_sets_identity_user_agent() {
+        let client = CommunicationIdentityClient::new(
+            "https://contoso.example",
+            AzureKeyCredential::new("a2V5").expect("valid key"),
+        )
+        .expect("client");
+        let request = client.request(Method::GET, "/identities/x", RetryClass::SafeToRepeat);
+        let ua = request.header("user-agent").unwrap_or_default();
+        assert!(
+            ua.starts_with("azsdk-rust-communication-identity/"),
+            "user-agent {ua:?}"
+        );
+    }
+
     /// Each attempt gets the HMAC headers for its exact target and body.
     #[test]
     fn authorize_request_sets_hmac_headers() {
@@ -521,7 +547,7 @@ mod tests {
         );
         assert_eq!(
             request.header("authorization"),
-            Some(want.authorization.as_str())
+            Some(want.authorization.expose())
         );
         assert_eq!(
             request.header("x-ms-content-sha256"),

@@ -13,7 +13,7 @@
 //! - `Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=<sig>`
 //!   with `sig = base64(HMAC-SHA256(key, string-to-sign))`.
 
-use std::fmt;
+use crate::Secret;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -28,25 +28,16 @@ const AUTHORIZATION_PREFIX: &str =
 
 /// The three headers that authenticate one request.
 ///
-/// `Debug` leaves out the signature: it is good for replaying the request until the service's
-/// clock window closes.
-#[derive(Clone, PartialEq, Eq)]
+/// The signature is a [`Secret`] (`Debug` prints `Secret`): it is good for replaying the
+/// request until the service's clock window closes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedHeaders {
     /// The `x-ms-date` header value.
     pub date: String,
     /// The `x-ms-content-sha256` header value.
     pub content_sha256: String,
     /// The `Authorization` header value.
-    pub authorization: String,
-}
-
-impl fmt::Debug for SignedHeaders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignedHeaders")
-            .field("date", &self.date)
-            .field("content_sha256", &self.content_sha256)
-            .finish_non_exhaustive()
-    }
+    pub authorization: Secret,
 }
 
 /// Signs one request.
@@ -69,7 +60,7 @@ impl fmt::Debug for SignedHeaders {
 ///     "/identities/8%3Aacs%3Aabc_123?api-version=2023-10-01", b"", now);
 /// assert_eq!(signed.date, "Thu, 26 Nov 2026 23:00:00 GMT");
 /// assert_eq!(signed.content_sha256, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
-/// assert!(signed.authorization.ends_with("Signature=tOAJj04WxGUh84qC1Wvs79YnIAeuMFs1cxT+S4K3MO8="));
+/// assert!(signed.authorization.expose().ends_with("Signature=tOAJj04WxGUh84qC1Wvs79YnIAeuMFs1cxT+S4K3MO8="));
 /// # Ok::<(), acs_chat::Error>(())
 /// ```
 pub fn sign(
@@ -87,7 +78,7 @@ pub fn sign(
     SignedHeaders {
         date,
         content_sha256,
-        authorization: format!("{AUTHORIZATION_PREFIX}{signature}"),
+        authorization: Secret::new(format!("{AUTHORIZATION_PREFIX}{signature}")),
     }
 }
 
@@ -184,7 +175,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone as _;
 
-    /// SUMMARY.md section 9: `emulator-secret-key-000000000000`, base64-encoded.
+    /// The key of the HMAC worked example in `../shared/spec/SUMMARY.md` (section 9):
+    /// `emulator-secret-key-000000000000`, base64-encoded.
     const SUMMARY_KEY: &str = "ZW11bGF0b3Itc2VjcmV0LWtleS0wMDAwMDAwMDAwMDA=";
 
     fn summary_time() -> DateTime<Utc> {
@@ -193,7 +185,7 @@ mod tests {
             .expect("a valid date")
     }
 
-    /// The POST worked example of SUMMARY.md section 9 reproduces hash, string and signature.
+    /// The POST worked example of `../shared/spec/SUMMARY.md` (section 9, HMAC) reproduces hash, string and signature.
     #[test]
     fn sign_post_matches_summary_example() {
         let key = AzureKeyCredential::new(SUMMARY_KEY).expect("valid base64");
@@ -222,8 +214,27 @@ mod tests {
             "POST\n/identities?api-version=2023-10-01\nThu, 26 Nov 2026 23:00:00 GMT;contoso.communication.azure.com;kWpGozyV35fifbpKdY8mbdG64VG0Pdq5upzo7YKAFM0="
         );
         assert_eq!(
-            signed.authorization,
+            signed.authorization.expose(),
             "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=lff9u1DOGZFKrjn3AKoRc+3gBTNZdqjUTY/+MFKqS7g="
+        );
+    }
+
+    /// `Debug` of signed headers shows the date and hash, never the signature.
+    #[test]
+    fn debug_signed_headers_hides_signature() {
+        let key = AzureKeyCredential::new(SUMMARY_KEY).expect("valid base64");
+        let signed = sign(&key, "GET", "h", "/", b"", summary_time());
+        let debug = format!("{signed:?}");
+        let (_, signature) = signed
+            .authorization
+            .expose()
+            .split_once("Signature=")
+            .expect("an HMAC authorization value");
+        assert!(!debug.contains("Signature="), "signature in Debug: {debug}");
+        assert!(!debug.contains(signature), "signature in Debug: {debug}");
+        assert!(
+            debug.contains(&signed.date),
+            "date missing from Debug: {debug}"
         );
     }
 
@@ -244,7 +255,7 @@ mod tests {
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
         assert_eq!(
-            signed.authorization,
+            signed.authorization.expose(),
             "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=tOAJj04WxGUh84qC1Wvs79YnIAeuMFs1cxT+S4K3MO8="
         );
     }
@@ -291,7 +302,7 @@ mod tests {
         );
         assert_eq!(signed.date, date);
         assert_eq!(signed.content_sha256, header("x-ms-content-sha256"));
-        assert_eq!(signed.authorization, header("Authorization"));
+        assert_eq!(signed.authorization.expose(), header("Authorization"));
     }
 
     /// Single-digit days are zero-padded and the weekday/month are English abbreviations.

@@ -44,7 +44,7 @@ pub(crate) fn is_transient(error: &Error) -> bool {
     match error {
         Error::Service(e) => matches!(e.status, 408 | 429 | 500 | 502 | 503 | 504),
         Error::Transport { .. }
-        | Error::Timeout(_)
+        | Error::Timeout { .. }
         | Error::TruncatedBody { .. }
         | Error::Decode { .. } => true,
         _ => false,
@@ -138,6 +138,9 @@ mod tests {
         for s in [400, 401, 403, 404] {
             assert!(!is_transient(&service(s)), "{s}");
         }
-        assert!(is_transient(&Error::Timeout(Duration::from_secs(1))));
+        assert!(is_transient(&Error::Timeout {
+            after: Duration::from_secs(1),
+            sent: true,
+        }));
     }
 }

@@ -1,10 +1,9 @@
 //! [`WatchStopper`]: ends a watch from any thread, and the wait between polls that it wakes.
 
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::http::RetryOptions;
+use crate::http::{jitter, RetryOptions, Waiter};
 
 /// Ends a [`ThreadWatcher`](crate::ThreadWatcher) or [`InboxWatcher`](crate::InboxWatcher)
 /// from any thread.
@@ -31,13 +30,7 @@ use crate::http::RetryOptions;
 /// ```
 #[derive(Clone, Default)]
 pub struct WatchStopper {
-    inner: Arc<StopState>,
-}
-
-#[derive(Default)]
-struct StopState {
-    stopped: Mutex<bool>,
-    wake: Condvar,
+    waiter: Waiter,
 }
 
 impl fmt::Debug for WatchStopper {
@@ -51,38 +44,17 @@ impl fmt::Debug for WatchStopper {
 impl WatchStopper {
     /// Stops the watch: a waiting `next()` returns `None` now, later ones return `None` too.
     pub fn stop(&self) {
-        *self.lock() = true;
-        self.inner.wake.notify_all();
+        self.waiter.stop();
     }
 
     /// Whether [`stop`](Self::stop) was called.
     pub fn is_stopped(&self) -> bool {
-        *self.lock()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, bool> {
-        // A panic while holding this lock cannot leave the flag half-written.
-        self.inner.stopped.lock().unwrap_or_else(|p| p.into_inner())
+        self.waiter.is_stopped()
     }
 
     /// Waits until `deadline` or until stopped, whichever comes first; true when stopped.
     pub(crate) fn wait_until(&self, deadline: Instant) -> bool {
-        let mut stopped = self.lock();
-        loop {
-            if *stopped {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            stopped = self
-                .inner
-                .wake
-                .wait_timeout(stopped, deadline - now)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
+        self.waiter.wait_until(deadline)
     }
 }
 
@@ -149,36 +121,9 @@ impl Schedule {
     }
 }
 
-/// A number in `[0, 1)` for back-off jitter (no random-number crate in the SDK: a UUID v4
-/// carries 122 random bits).
-fn jitter() -> f64 {
-    let bits = uuid::Uuid::new_v4().as_u64_pair().0 >> 11;
-    bits as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A stop from another thread ends a long wait early and reports the stop.
-    #[test]
-    fn wait_until_returns_true_when_stopped_from_another_thread() {
-        let stopper = WatchStopper::default();
-        let other = stopper.clone();
-        let handle = std::thread::spawn(move || other.stop());
-        let stopped = stopper.wait_until(Instant::now() + Duration::from_secs(600));
-        handle.join().expect("stopping thread");
-        assert!(stopped, "wait ended without a stop");
-        assert!(stopper.is_stopped());
-    }
-
-    /// A wait with nobody stopping ends at its deadline and reports no stop.
-    #[test]
-    fn wait_until_returns_false_at_deadline() {
-        let stopper = WatchStopper::default();
-        assert!(!stopper.wait_until(Instant::now() + Duration::from_millis(1)));
-        assert!(!stopper.is_stopped());
-    }
 
     /// Idle polls double the interval up to the ceiling; a busy poll resets it.
     #[test]
@@ -214,14 +159,5 @@ mod tests {
         assert!(!s.failed(), "the third failure in a row is not");
         s.succeeded(false);
         assert!(s.failed(), "a success resets the count");
-    }
-
-    /// Jitter stays in [0, 1).
-    #[test]
-    fn jitter_is_a_fraction() {
-        for _ in 0..1000 {
-            let j = jitter();
-            assert!((0.0..1.0).contains(&j), "{j}");
-        }
     }
 }
