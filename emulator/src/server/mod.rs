@@ -37,8 +37,8 @@ use crate::faults::{FaultState, Faults};
 use crate::identity::Directory;
 use crate::persist::{self, Persist};
 use crate::state::AppState;
-use crate::tls::{TlsListener, TlsSource};
 use crate::store::ChatStore;
+use crate::tls::{TlsListener, TlsSource};
 
 /// A running emulator. Dropping it shuts the server down and joins its thread.
 ///
