@@ -18,7 +18,7 @@ use acs_chat_emulator::{Emulator, Fault, Faults};
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{chat_client, chat_client_with, new_thread_client};
+use common::{chaos_faults, chat_client, chat_client_with, new_thread_client};
 
 /// Captures every log line the SDK writes (targets `acs_chat` and `acs_chat::…`).
 struct Capture(Mutex<Vec<String>>);
@@ -204,23 +204,7 @@ fn chaos_mixed_operations_lose_and_duplicate_nothing() {
     let chat = chat_client_with(&emu.endpoint(), &token, options);
     let thread = new_thread_client(&chat, "chaos");
 
-    emu.set_faults(Faults {
-        rate: 0.2,
-        kinds: vec![
-            Fault::TooManyRequests {
-                retry_after: Duration::ZERO,
-            },
-            Fault::InternalError,
-            Fault::ServiceUnavailable,
-            Fault::CloseBeforeProcessing,
-            Fault::CloseAfterProcessing,
-            Fault::TruncatedBody,
-            Fault::MalformedBody,
-            Fault::Delay(Duration::from_millis(100)),
-        ],
-        seed: 20261127,
-        ..Faults::default()
-    });
+    emu.set_faults(chaos_faults(20261127, Some(Duration::from_millis(100))));
     let requests_before = emu.request_count();
 
     let sent: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));

@@ -15,30 +15,10 @@ use acs_chat_emulator::{Emulator, Fault, Faults};
 #[allow(dead_code)] // this test crate uses only some of the shared helpers
 mod common;
 
-use common::{chat_client_with, new_thread_client};
+use common::{chaos_faults, chat_client_with, new_thread_client};
 
 const THREADS: usize = 8;
 const SENDS: usize = 250;
-
-/// The faults of the chaos runs: 20 % of requests, ambiguous kinds included.
-fn chaos_faults(seed: u64) -> Faults {
-    Faults {
-        rate: 0.2,
-        kinds: vec![
-            Fault::TooManyRequests {
-                retry_after: Duration::ZERO,
-            },
-            Fault::InternalError,
-            Fault::ServiceUnavailable,
-            Fault::CloseBeforeProcessing,
-            Fault::CloseAfterProcessing,
-            Fault::TruncatedBody,
-            Fault::MalformedBody,
-        ],
-        seed,
-        ..Faults::default()
-    }
-}
 
 fn options(max_retries: u32) -> ChatClientOptions {
     ChatClientOptions {
@@ -76,7 +56,7 @@ fn send_message_with_tokens_under_faults_stores_each_once() {
         new_thread_client(&chat, "exactly once A"),
         new_thread_client(&chat, "exactly once B"),
     ];
-    emu.set_faults(chaos_faults(20261201));
+    emu.set_faults(chaos_faults(20261201, None));
     let before = emu.request_count();
     let started = Instant::now();
     let returned: Mutex<Vec<(usize, String, String)>> = Mutex::new(Vec::new());
@@ -145,7 +125,7 @@ fn send_message_without_tokens_under_faults_reports_ambiguity_truthfully() {
     let (_user, token) = emu.user_with_token();
     let chat = chat_client_with(&emu.endpoint(), &token, options(3));
     let thread = new_thread_client(&chat, "at most once");
-    emu.set_faults(chaos_faults(20261202));
+    emu.set_faults(chaos_faults(20261202, None));
     let outcomes: Mutex<Vec<(String, Result<String, Error>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for t in 0..THREADS {

@@ -14,8 +14,8 @@ use acs_chat::{
     CommunicationIdentifier, Error, RetryOptions, ThreadEvent, UpdateMessageOptions, WatchCursor,
     WatchOptions,
 };
-use acs_chat_emulator::{Emulator, Fault, Faults};
-use common::{chat_client, chat_client_with, new_thread_client};
+use acs_chat_emulator::{Emulator, Faults};
+use common::{chaos_faults, chat_client, chat_client_with, new_thread_client};
 
 fn fast() -> WatchOptions {
     WatchOptions {
@@ -355,23 +355,7 @@ fn watch_hears_concurrent_senders_editors_deleters_exactly_once() {
 /// The same with 20 % of requests failing in every way the emulator knows.
 #[test]
 fn watch_hears_every_change_exactly_once_under_20_percent_faults() {
-    let faults = Faults {
-        rate: 0.2,
-        kinds: vec![
-            Fault::TooManyRequests {
-                retry_after: Duration::ZERO,
-            },
-            Fault::InternalError,
-            Fault::ServiceUnavailable,
-            Fault::CloseBeforeProcessing,
-            Fault::CloseAfterProcessing,
-            Fault::TruncatedBody,
-            Fault::MalformedBody,
-            Fault::Delay(Duration::from_millis(20)),
-        ],
-        seed: 11,
-        ..Faults::default()
-    };
+    let faults = chaos_faults(11, Some(Duration::from_millis(20)));
     busy_thread_is_heard_exactly_once(Some(faults), 4, 120);
 }
 

@@ -7,8 +7,34 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::thread;
+use std::time::Duration;
 
 use acs_chat::{ChatClient, ChatClientOptions, ChatThreadClient, CommunicationTokenCredential};
+use acs_chat_emulator::{Fault, Faults};
+
+/// The chaos runs' faults: `rate` 0.2 of requests fail in every way the emulator knows
+/// (429, 500, 503, closed before or after processing, truncated or malformed bodies), plus a
+/// `delay` of that length when given, drawn from `seed`.
+pub fn chaos_faults(seed: u64, delay: Option<Duration>) -> Faults {
+    let mut kinds = vec![
+        Fault::TooManyRequests {
+            retry_after: Duration::ZERO,
+        },
+        Fault::InternalError,
+        Fault::ServiceUnavailable,
+        Fault::CloseBeforeProcessing,
+        Fault::CloseAfterProcessing,
+        Fault::TruncatedBody,
+        Fault::MalformedBody,
+    ];
+    kinds.extend(delay.map(Fault::Delay));
+    Faults {
+        rate: 0.2,
+        kinds,
+        seed,
+        ..Faults::default()
+    }
+}
 
 /// A chat client on `endpoint` that signs its requests with `token`.
 pub fn chat_client(endpoint: &str, token: &str) -> ChatClient {
