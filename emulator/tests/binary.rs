@@ -9,25 +9,14 @@ use serde_json::Value;
 #[cfg(unix)]
 #[test]
 fn binary_prints_ready_line_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
-        .args([
-            "--port",
-            "0",
-            "--access-key",
-            "ZW11bGF0b3Itc2VjcmV0LWtleS0wMDAwMDAwMDAwMDA=",
-            "--latency-ms",
-            "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the emulator binary");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the ready line");
-    let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
+    let (mut child, ready) = start(&[
+        "--port",
+        "0",
+        "--access-key",
+        "ZW11bGF0b3Itc2VjcmV0LWtleS0wMDAwMDAwMDAwMDA=",
+        "--latency-ms",
+        "1",
+    ]);
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{ready}");
     assert_eq!(
