@@ -6,11 +6,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::state::AppState;
@@ -35,36 +34,9 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
-/// Checks the request's HMAC signature against the resource key.
+/// Checks the request's HMAC signature against the resource key, as identity routes do.
 async fn verify(state: &AppState, req: Request) -> Result<Bytes, ApiError> {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
-            "The request body is too large.",
-        )
-    })?;
-    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut headers: HeaderMap = parts.headers.clone();
-    if !headers.contains_key(header::HOST) {
-        if let Some(v) = parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        {
-            headers.insert(header::HOST, v);
-        }
-    }
-    crate::hmac::verify(
-        parts.method.as_str(),
-        path_and_query,
-        &headers,
-        &body,
-        state.0.directory.key(),
-        Utc::now(),
-    )?;
-    Ok(body)
+    crate::identity::read_signed(&state.0.directory, req, MAX_BODY).await
 }
 
 async fn reset(State(state): State<AppState>, req: Request) -> Response {

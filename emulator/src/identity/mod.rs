@@ -145,15 +145,34 @@ where
 
 /// Checks `api-version`, reads the body and verifies the HMAC signature.
 async fn verify_request(directory: &Directory, req: Request) -> Result<Verified, ApiError> {
-    let (parts, body) = req.into_parts();
     // The target as the client sent it, even when this router is nested.
+    let uri = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(req.uri());
+    check_api_version(api_version(uri.query()), &API_VERSIONS)?;
+    Ok(Verified {
+        body: read_signed(directory, req, MAX_BODY).await?,
+    })
+}
+
+/// Reads the body (at most `max_body` bytes, else 413) of a request signed with the
+/// resource's access key and verifies its HMAC signature (identity routes and the
+/// `/emulator` admin routes).
+pub(crate) async fn read_signed(
+    directory: &Directory,
+    req: Request,
+    max_body: usize,
+) -> Result<Bytes, ApiError> {
+    let (parts, body) = req.into_parts();
+    // The target as the client sent it, even when the router is nested.
     let uri = parts
         .extensions
         .get::<OriginalUri>()
         .map(|o| &o.0)
         .unwrap_or(&parts.uri);
-    check_api_version(api_version(uri.query()), &API_VERSIONS)?;
-    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+    let body = axum::body::to_bytes(body, max_body).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLarge",
@@ -184,7 +203,7 @@ async fn verify_request(directory: &Directory, req: Request) -> Result<Verified,
         directory.key(),
         Utc::now(),
     )?;
-    Ok(Verified { body })
+    Ok(body)
 }
 
 /// The `api-version` of a query string (name matched case-insensitively).
