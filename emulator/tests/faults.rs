@@ -201,3 +201,77 @@ fn keep_alive_reuses_one_connection() {
         "connections for 10 sequential requests"
     );
 }
+
+/// An injected 429/500/503 reads the request body before answering, so the connection stays
+/// open for the client's retry: the head goes first, the body only after the answer has come
+/// (what a client sees when the service answers early), then a second request on the same
+/// socket must be served. Unread, hyper closed the connection after the fault answer.
+#[test]
+fn fault_answers_keep_the_connection_for_the_retry() {
+    for fault in [
+        Fault::TooManyRequests {
+            retry_after: Duration::ZERO,
+        },
+        Fault::InternalError,
+        Fault::ServiceUnavailable,
+    ] {
+        let emu = Emulator::start().expect("emulator");
+        let (_user, token) = emu.user_with_token();
+        emu.set_faults(Faults::sequence(vec![Some(fault.clone()), None]));
+        let addr = emu.endpoint().trim_start_matches("http://").to_string();
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let body = br#"{"topic":"kept"}"#;
+        let head = format!(
+            "POST /chat/threads?api-version={V2024} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("head");
+        // The fault answer does not wait for the body; the emulator must still read it.
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(body).expect("body");
+        let first = read_response(&mut s);
+        assert!(
+            !first.starts_with(b"HTTP/1.1 2"),
+            "{fault:?}: {}",
+            String::from_utf8_lossy(&first)
+        );
+        let resent = s
+            .write_all(head.as_bytes())
+            .and_then(|()| s.write_all(body));
+        let second = match resent {
+            Ok(()) => read_response(&mut s),
+            Err(e) => format!("(the connection was closed: {e})").into_bytes(),
+        };
+        assert!(
+            second.starts_with(b"HTTP/1.1 201"),
+            "{fault:?}: the retry on the same connection got {:?}",
+            String::from_utf8_lossy(&second)
+        );
+        assert_eq!(emu.connection_count(), 1, "{fault:?}");
+    }
+}
+
+/// Reads one response (head and a `Content-Length` body) from `s`; empty if the peer closed.
+fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    while !out.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => out.push(byte[0]),
+            _ => return out,
+        }
+    }
+    let head = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut rest = vec![0u8; len];
+    if s.read_exact(&mut rest).is_ok() {
+        out.extend_from_slice(&rest);
+    }
+    out
+}

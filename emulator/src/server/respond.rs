@@ -29,6 +29,10 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// The most request body an injected error answer reads before answering (the chat routes'
+/// own limit).
+const FAULT_DRAIN_LIMIT: usize = 4 * 1024 * 1024;
+
 fn fault_error(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
     ApiError::new(status, code, message).into_response()
 }
@@ -94,7 +98,19 @@ pub(crate) async fn respond(
         _ => None,
     };
     let resp = match early {
-        Some(r) => r,
+        Some(r) => {
+            // Read the request to its end first, as the service does: hyper closes a connection
+            // whose request body is left unread, after a response that did not say so, and a
+            // client that reuses it for its retry then sees the peer disconnect.
+            if axum::body::to_bytes(Body::new(req.into_body()), FAULT_DRAIN_LIMIT)
+                .await
+                .is_err()
+            {
+                log::debug!("{what} -> request body unreadable before a fault answer");
+                return Err(Dropped);
+            }
+            r
+        }
         None => match svc.call(req).await {
             Ok(r) => r,
             Err(never) => match never {},
