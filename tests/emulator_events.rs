@@ -2,8 +2,7 @@
 //! the fields the spec requires (the models' required fields), re-encodes without loss, and
 //! matches what the chat API returns for the same message.
 
-#[path = "../emulator/tests/common/webhook.rs"]
-mod webhook;
+use acs_chat_emulator::test_webhook as webhook;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,8 +4,7 @@
 //! `ChatMessageReceived` through the SDK exactly once. Also measures delivery latency and
 //! throughput on a healthy webhook.
 
-#[path = "../emulator/tests/common/webhook.rs"]
-mod webhook;
+use acs_chat_emulator::test_webhook as webhook;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -266,11 +266,9 @@ fn strip_port(host: &str) -> Option<&str> {
     (!name.contains(':')).then_some(name)
 }
 
-// The SDK's fixture lookup (std only), so that a missing `../shared` fails under CI here too.
+// The fixture lookup every suite uses, so that a missing `../shared` fails under CI here too.
 #[cfg(test)]
-#[allow(dead_code)] // only `dir` and the conformance fixture are used here
-#[path = "../../tests/common/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 #[cfg(test)]
 mod tests {

@@ -34,6 +34,8 @@ mod chat;
 mod cors;
 mod events;
 mod faults;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod hmac;
 pub mod identity;
 mod persist;
@@ -41,6 +43,8 @@ mod ratelimit;
 mod server;
 mod state;
 mod store;
+#[doc(hidden)]
+pub mod test_webhook;
 mod tls;
 mod wire;
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
+use acs_chat_emulator::test_webhook::{self as webhook, Answer, Delivery};
 use acs_chat_emulator::{Emulator, EventSchema, SubscribeError, SubscriptionOptions};
-use common::webhook::{self, Answer, Delivery};
 use common::{enc, participant, Client};
 use serde_json::{json, Value};
 

@@ -164,11 +164,9 @@ fn signature(key: &[u8], to_sign: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-// The integration tests' fixture lookup, so that the crate's tests have one.
+// The fixture lookup every suite uses (the emulator, a dev-dependency, has it).
 #[cfg(test)]
-#[allow(dead_code)] // only `file` and the fixtures are used here
-#[path = "../../tests/common/fixtures.rs"]
-mod fixtures;
+use acs_chat_emulator::fixtures;
 
 #[cfg(test)]
 mod tests {

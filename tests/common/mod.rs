@@ -142,4 +142,7 @@ pub fn serve(mut answer: impl FnMut(usize, Request) -> String + Send + 'static) 
     base
 }
 
-pub mod fixtures;
+/// Fixture lookup (CI fails on a missing folder), from the emulator crate so both crates'
+/// suites share one copy.
+#[allow(unused_imports)] // not every test file reads fixtures
+pub use acs_chat_emulator::fixtures;

@@ -3,13 +3,11 @@
 
 #![allow(dead_code)] // Each test file uses a different subset of these helpers.
 
-pub mod webhook;
-
 use std::time::Duration;
 
-/// Fixture lookup (CI fails on a missing folder), the same file as the SDK's tests use.
-#[path = "../../../tests/common/fixtures.rs"]
-pub mod fixtures;
+/// Fixture lookup (CI fails on a missing folder), the same module as the SDK's tests use.
+#[allow(unused_imports)] // not every test file reads fixtures
+pub use acs_chat_emulator::fixtures;
 
 use acs_chat_emulator::Emulator;
 use serde_json::{json, Value};

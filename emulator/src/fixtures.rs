@@ -5,8 +5,9 @@
 //! environment variable set, as CI services set `CI=true`) it fails the test instead, so a
 //! checkout without `../shared` cannot pass by checking nothing.
 //!
-//! Also compiled into the crate's own unit tests (`src/identity/hmac.rs`) through `#[path]`,
-//! so it uses nothing but `std`.
+//! Not part of the emulator's API (hidden from its docs): it lives here so that this
+//! workspace's suites, the emulator's and the SDK's (which has the emulator as a
+//! dev-dependency), share one copy that each published package contains. `std` only.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

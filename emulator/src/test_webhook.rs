@@ -1,9 +1,8 @@
 //! A loopback webhook for delivery tests: a std `TcpListener`, one thread per connection, a
 //! tiny HTTP/1.1 reader, and a policy that decides each answer (a status, or hanging until the
 //! sender gives up). Every request it reads is sent on a channel, in arrival order.
-//! Shared by the emulator's tests and the SDK's end-to-end test (by `#[path]`).
-
-#![allow(dead_code)]
+//! Not part of the emulator's API (hidden from its docs): shared by the emulator's tests and
+//! the SDK's end-to-end tests, which have the emulator as a dev-dependency.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
