@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 
 use super::cursor::FeedPosition;
 use super::feed::{Feed, Start};
-use super::stopper::{Schedule, WatchStopper};
+use super::run::{self, Polled, Run};
+use super::stopper::WatchStopper;
 use super::{check_options, is_transient, ThreadEvent, WatchCursor, WatchOptions};
 use crate::client::{ChatClient, ChatThreadClient, ListChatThreadsOptions};
 use crate::error::{Error, Result};
@@ -82,10 +83,7 @@ pub struct InboxWatcher {
     threads: BTreeMap<String, InboxThread>,
     /// Events fetched, not yet handed out; `true` marks the last event of a thread's poll.
     pending: VecDeque<(InboxEvent, bool)>,
-    schedule: Schedule,
-    stopper: WatchStopper,
-    deferred: Option<Error>,
-    ended: bool,
+    run: Run,
     /// Positions to resume from, consumed by the first full listing.
     resume: Option<BTreeMap<String, FeedPosition>>,
     started: bool,
@@ -113,7 +111,7 @@ impl fmt::Debug for InboxWatcher {
         f.debug_struct("InboxWatcher")
             .field("threads", &self.threads.len())
             .field("buffered", &self.pending.len())
-            .field("ended", &self.ended)
+            .field("ended", &self.run.ended)
             .finish_non_exhaustive()
     }
 }
@@ -133,18 +131,11 @@ impl InboxWatcher {
             None => None,
         };
         let mut watcher = InboxWatcher {
-            schedule: Schedule::new(
-                options.poll_interval,
-                options.max_poll_interval,
-                options.retry.clone(),
-            ),
+            run: Run::new(&options, deferred),
             chat,
             options,
             threads: BTreeMap::new(),
             pending: VecDeque::new(),
-            stopper: WatchStopper::default(),
-            deferred,
-            ended: false,
             resume,
             started: false,
             last_full_listing: None,
@@ -153,13 +144,7 @@ impl InboxWatcher {
             sweep_credit: 0.0,
         };
         // As for a thread watch, "now" is the moment of this call.
-        if watcher.deferred.is_none() {
-            if let Err(e) = watcher.tick() {
-                if !is_transient(&e) {
-                    watcher.deferred = Some(e);
-                }
-            }
-        }
+        watcher.start();
         watcher
     }
 
@@ -187,7 +172,7 @@ impl InboxWatcher {
 
     /// A handle that ends this watch from any thread: see [`WatchStopper`].
     pub fn stopper(&self) -> WatchStopper {
-        self.stopper.clone()
+        self.run.stopper.clone()
     }
 
     /// How many events were fetched and not yet handed out.
@@ -365,7 +350,7 @@ impl InboxWatcher {
         match failure {
             Some(e) => Err(e),
             None => {
-                self.schedule.succeeded(busy);
+                self.run.schedule.succeeded(busy);
                 Ok(())
             }
         }
@@ -443,46 +428,38 @@ impl InboxWatcher {
     }
 }
 
+impl Polled for InboxWatcher {
+    type Event = InboxEvent;
+    const WHAT: &'static str = "inbox";
+
+    fn run(&mut self) -> &mut Run {
+        &mut self.run
+    }
+
+    fn take(&mut self) -> Option<InboxEvent> {
+        let (event, last) = self.pending.pop_front()?;
+        self.handed_out(&event, last);
+        Some(event)
+    }
+
+    fn drop_pending(&mut self) {
+        self.pending.clear();
+        for t in self.threads.values_mut() {
+            t.feed.batch_dropped();
+        }
+    }
+
+    fn poll_once(&mut self) -> Result<()> {
+        self.tick()
+    }
+}
+
 impl Iterator for InboxWatcher {
     type Item = Result<InboxEvent>;
 
     /// Blocks until the next change and returns it; `None` once stopped or after the error
     /// that ended the watch.
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.stopper.is_stopped() {
-                self.pending.clear();
-                for t in self.threads.values_mut() {
-                    t.feed.batch_dropped();
-                }
-                return None;
-            }
-            if let Some((event, last)) = self.pending.pop_front() {
-                self.handed_out(&event, last);
-                return Some(Ok(event));
-            }
-            if self.ended {
-                return None;
-            }
-            if let Some(e) = self.deferred.take() {
-                self.ended = true;
-                return Some(Err(e));
-            }
-            if let Some(due) = self.schedule.next_poll() {
-                if self.stopper.wait_until(due) {
-                    return None;
-                }
-            }
-            match self.tick() {
-                Ok(()) => {}
-                Err(e) if is_transient(&e) && self.schedule.failed() => {
-                    log::debug!(target: "acs_chat::watch", "inbox poll failed, retrying: {e}");
-                }
-                Err(e) => {
-                    self.ended = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        run::next(self)
     }
 }

@@ -13,6 +13,7 @@ mod event;
 mod feed;
 mod inbox_watcher;
 mod options;
+mod run;
 mod stopper;
 mod thread_watcher;
 

@@ -5,10 +5,11 @@ use std::fmt;
 use std::time::Instant;
 
 use super::feed::{Feed, Start};
-use super::stopper::{Schedule, WatchStopper};
-use super::{check_options, is_transient, ThreadEvent, WatchCursor, WatchOptions};
+use super::run::{self, Polled, Run};
+use super::stopper::WatchStopper;
+use super::{check_options, ThreadEvent, WatchCursor, WatchOptions};
 use crate::client::ChatThreadClient;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Every change in one thread after a position, exactly once, oldest first: an
 /// `Iterator<Item = Result<ThreadEvent>>` whose `next()` blocks until the next change.
@@ -56,11 +57,7 @@ pub struct ThreadWatcher {
     read_receipt_interval: std::time::Duration,
     feed: Feed,
     pending: VecDeque<ThreadEvent>,
-    schedule: Schedule,
-    stopper: WatchStopper,
-    /// An error found before any poll (bad options), handed out by the first `next()`.
-    deferred: Option<Error>,
-    ended: bool,
+    run: Run,
 }
 
 impl fmt::Debug for ThreadWatcher {
@@ -69,7 +66,7 @@ impl fmt::Debug for ThreadWatcher {
             .field("thread_id", &self.thread.thread_id())
             .field("cursor", &self.feed.delivered())
             .field("buffered", &self.pending.len())
-            .field("ended", &self.ended)
+            .field("ended", &self.run.ended)
             .finish_non_exhaustive()
     }
 }
@@ -96,24 +93,13 @@ impl ThreadWatcher {
             read_receipt_interval: options.read_receipt_interval,
             feed: Feed::new(start),
             pending: VecDeque::new(),
-            schedule: Schedule::new(
-                options.poll_interval,
-                options.max_poll_interval,
-                options.retry.clone(),
-            ),
-            stopper: WatchStopper::default(),
-            deferred,
-            ended: false,
+            run: Run::new(&options, deferred),
             thread,
         };
         // "Now" is the moment of this call: read the thread's newest change at once. If that
         // fails, the first `next()` tries again (and "now" is then that moment).
-        if now && watcher.deferred.is_none() {
-            if let Err(e) = watcher.poll() {
-                if !is_transient(&e) {
-                    watcher.deferred = Some(e);
-                }
-            }
+        if now {
+            watcher.start();
         }
         watcher
     }
@@ -141,7 +127,7 @@ impl ThreadWatcher {
 
     /// A handle that ends this watch from any thread: see [`WatchStopper`].
     pub fn stopper(&self) -> WatchStopper {
-        self.stopper.clone()
+        self.run.stopper.clone()
     }
 
     /// How many events were fetched and not yet handed out (at most one poll's changes).
@@ -165,12 +151,39 @@ impl ThreadWatcher {
         let receipts = (self.include_read_receipts && self.feed.receipts_due(now))
             .then(|| now + self.read_receipt_interval);
         let events = self.feed.poll(&self.thread, self.page_size, receipts)?;
-        self.schedule.succeeded(!events.is_empty());
+        self.run.schedule.succeeded(!events.is_empty());
         if events.is_empty() {
             self.feed.batch_done();
         }
         self.pending.extend(events);
         Ok(())
+    }
+}
+
+impl Polled for ThreadWatcher {
+    type Event = ThreadEvent;
+    const WHAT: &'static str = "thread";
+
+    fn run(&mut self) -> &mut Run {
+        &mut self.run
+    }
+
+    fn take(&mut self) -> Option<ThreadEvent> {
+        let event = self.pending.pop_front()?;
+        self.feed.handed_out(&event);
+        if self.pending.is_empty() {
+            self.feed.batch_done();
+        }
+        Some(event)
+    }
+
+    fn drop_pending(&mut self) {
+        self.pending.clear();
+        self.feed.batch_dropped();
+    }
+
+    fn poll_once(&mut self) -> Result<()> {
+        self.poll()
     }
 }
 
@@ -180,42 +193,7 @@ impl Iterator for ThreadWatcher {
     /// Blocks until the next change and returns it; `None` once stopped or after the error
     /// that ended the watch.
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.stopper.is_stopped() {
-                self.pending.clear();
-                self.feed.batch_dropped();
-                return None;
-            }
-            if let Some(event) = self.pending.pop_front() {
-                self.feed.handed_out(&event);
-                if self.pending.is_empty() {
-                    self.feed.batch_done();
-                }
-                return Some(Ok(event));
-            }
-            if self.ended {
-                return None;
-            }
-            if let Some(e) = self.deferred.take() {
-                self.ended = true;
-                return Some(Err(e));
-            }
-            if let Some(due) = self.schedule.next_poll() {
-                if self.stopper.wait_until(due) {
-                    return None;
-                }
-            }
-            match self.poll() {
-                Ok(()) => {}
-                Err(e) if is_transient(&e) && self.schedule.failed() => {
-                    log::debug!(target: "acs_chat::watch", "poll failed, retrying: {e}");
-                }
-                Err(e) => {
-                    self.ended = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        run::next(self)
     }
 }
 
