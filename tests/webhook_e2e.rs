@@ -342,7 +342,8 @@ fn webhook_bot_handles_each_event_once_despite_failing_deliveries() {
 
 /// Delivery latency (send request start → webhook receipt, p50/p99) and events/s on a
 /// healthy webhook: 1,000 messages in a 5-user thread, 5 events each. Prints the figures
-/// (BENCHMARKS.md); asserts only that every event arrived, since timings are noisy.
+/// (BENCHMARKS.md); asserts only that every event arrived (by id: delivery is at least
+/// once), since timings are noisy.
 #[test]
 fn webhook_delivery_latency_and_throughput_are_reported() {
     let emu = Emulator::start().expect("emulator");
@@ -362,7 +363,8 @@ fn webhook_delivery_latency_and_throughput_are_reported() {
         .expect("create")
         .chat_thread
         .id;
-    let (tx, rx) = channel::<(Option<String>, Instant)>();
+    // (event id, message id of a thread event, when it arrived)
+    let (tx, rx) = channel::<(String, Option<String>, Instant)>();
     let tx = Mutex::new(tx);
     let handler = WebhookHandler::new(WebhookOptions::default());
     let hook = webhook::start(move |d: &Delivery| {
@@ -373,7 +375,7 @@ fn webhook_delivery_latency_and_throughput_are_reported() {
                 ChatEventData::MessageReceivedInThread(m) => Some(m.message_id.clone()),
                 _ => None,
             };
-            let _ = tx.lock().unwrap().send((mid, d.at));
+            let _ = tx.lock().unwrap().send((e.id.clone(), mid, d.at));
         }
         answer(out.response)
     });
@@ -389,12 +391,19 @@ fn webhook_delivery_latency_and_throughput_are_reported() {
         started.insert(id, t0);
     }
     let sending = first.elapsed();
+    // Event Grid delivers at least once: a redelivery (same event id) is counted, not timed.
     let mut latencies = Vec::new();
     let mut last = first;
-    for _ in 0..N * 5 {
-        let (mid, at) = rx
+    let mut seen = HashSet::new();
+    let mut redelivered = 0;
+    while seen.len() < N * 5 {
+        let (id, mid, at) = rx
             .recv_timeout(Duration::from_secs(30))
-            .expect("every event arrives");
+            .unwrap_or_else(|_| panic!("only {} of {} events arrived", seen.len(), N * 5));
+        if !seen.insert(id) {
+            redelivered += 1;
+            continue;
+        }
         last = last.max(at);
         if let Some(mid) = mid {
             latencies.push(at.duration_since(started[&mid]));
@@ -405,7 +414,7 @@ fn webhook_delivery_latency_and_throughput_are_reported() {
     let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     let total = last.duration_since(first);
     eprintln!(
-        "webhook delivery: {N} messages x 5 events; send→webhook p50 {:?} p99 {:?}; {:.0} events/s ({} events in {total:?}; sending alone took {sending:?})",
+        "webhook delivery: {N} messages x 5 events; send→webhook p50 {:?} p99 {:?}; {:.0} events/s ({} events in {total:?}; sending alone took {sending:?}; {redelivered} redeliveries)",
         p(0.50),
         p(0.99),
         (N * 5) as f64 / total.as_secs_f64(),
