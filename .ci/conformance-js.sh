@@ -16,29 +16,9 @@ dir="$root/conformance-js"
 # Every step flow.mjs runs: the 25 of the Python quickstart and 3 of api-version 2025-03-15.
 expected="28 passed, 0 failed"
 
-for tool in node npm; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "conformance-js: FAILED: $tool is not installed (needs node >= 20 and npm)"
-        exit 1
-    fi
-done
-
-# --prefer-offline: packages already in npm's cache (integrity-checked against the lock file)
-# are not fetched again, so only a cold cache needs the registry.
-npm_log=$(mktemp)
-if ! (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) >"$npm_log" 2>&1; then
-    if grep -Eq 'E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH|HOSTUNREACH|SOCKETTIMEOUT)|code E(5[0-9][0-9]|429)|network (request|timeout)|request to https?://[^ ]+ failed' "$npm_log"; then
-        echo "conformance-js: SKIPPED: npm could not reach its registry ($(npm config get registry)):"
-        grep -E 'npm (ERR|error)' "$npm_log" | head -n 5
-        rm -f "$npm_log"
-        exit 0
-    fi
-    echo "conformance-js: FAILED: npm ci failed (not a registry outage):"
-    cat "$npm_log"
-    rm -f "$npm_log"
-    exit 1
-fi
-rm -f "$npm_log"
+# shellcheck source=npm-ci.sh
+source "$root/.ci/npm-ci.sh"
+npm_ci_or_skip conformance-js "$dir"
 
 cargo build -q --release -p acs-chat-emulator
 # shellcheck source=start-emulator.sh

@@ -8,8 +8,9 @@
 # Sets EMU_PID, EMU_ENDPOINT (no trailing /), EMU_CONNECTION_STRING, EMU_CA_CERT (the CA file
 # with --tls, else empty) and EMU_LOG (its stderr),
 # and installs an EXIT trap that stops the emulator and removes its files and every path the
-# caller appends to EMU_TEMP_FILES (space-separated, no spaces inside paths). On failure it
-# prints "<label>: ..." with the emulator's log and exits 1.
+# caller appends to EMU_TEMP_FILES (space-separated, no spaces inside paths), then runs the
+# caller's EMU_EXIT_HOOK (a command, if set: for what else the caller must stop on exit). On
+# failure it prints "<label>: ..." with the emulator's log and exits 1.
 
 EMU_TEMP_FILES="${EMU_TEMP_FILES:-}"
 
@@ -21,6 +22,13 @@ stop_emulator() {
     fi
     # shellcheck disable=SC2086 # EMU_TEMP_FILES is a space-separated list by contract
     rm -f ${EMU_TEMP_FILES}
+}
+
+_emu_on_exit() {
+    stop_emulator
+    if [ -n "${EMU_EXIT_HOOK:-}" ]; then
+        eval "$EMU_EXIT_HOOK"
+    fi
 }
 
 # Prints the value of string key $1 of the JSON object on stdin (empty when absent).
@@ -47,7 +55,7 @@ start_emulator() {
     EMU_TEMP_FILES="$EMU_TEMP_FILES $EMU_LOG $ready"
     "$bin" --port 0 "$@" >"$ready" 2>"$EMU_LOG" &
     EMU_PID=$!
-    trap stop_emulator EXIT
+    trap _emu_on_exit EXIT
     # The ready line comes once the port accepts connections; give a cold start 30 s, and read
     # it only once it is whole (newline-terminated).
     for _ in $(seq 1 300); do

@@ -28,6 +28,7 @@ usage: acs-chat-emulator [FLAGS]
   --cors-origin URL   browser origin allowed to call (repeatable; default: any)
   --tls               serve https with a development CA made at start; its certificate
                       is written as PEM to a temporary file named in the ready line
+                      (with --data-dir: kept in DIR/tls/ca.pem and reused on restart)
   --cert FILE --key FILE
                       serve https with your own certificate chain and key (PEM)
   --rate-limits       enforce the service's per-operation rates (429 + Retry-After)
@@ -38,7 +39,8 @@ usage: acs-chat-emulator [FLAGS]
   --latency-ms N      latency added to every request
   --log-level LEVEL   off, error, warn (default), info, debug, trace
   --data-dir DIR      keep users, tokens, threads and messages in DIR/emulator.sqlite3
-                      across restarts (default: in memory)
+                      across restarts, and --tls's CA and certificate in DIR/tls/
+                      (default: in memory)
   --event-webhook URL publish chat events to this webhook as Event Grid does (repeatable;
                       validated before the ready line)
   --event-types LIST  only these event types (comma-separated; default: all)
@@ -310,18 +312,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let ca_file = match emu.ca_pem() {
-        Some(pem) => match write_ca(&emu, &pem) {
+    // A CA kept in the data directory is named as it is (and stays); a fresh one goes to a
+    // temporary file removed at exit.
+    let kept_ca = emu.ca_path().map(std::path::Path::to_path_buf);
+    let ca_file = match (&kept_ca, emu.ca_pem()) {
+        (None, Some(pem)) => match write_ca(&emu, &pem) {
             Ok(path) => Some(path),
             Err(e) => {
                 eprintln!("acs-chat-emulator: cannot write the CA certificate: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        None => None,
+        _ => None,
     };
     let ca_field = ca_file
         .as_ref()
+        .or(kept_ca.as_ref())
         .map(|p| format!(",\"ca_cert\":{}", json_string(&p.to_string_lossy())))
         .unwrap_or_default();
     for url in &args.event_webhooks {

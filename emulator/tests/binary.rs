@@ -199,6 +199,50 @@ fn binary_tls_serves_https_with_ca_in_ready_line() {
     );
 }
 
+/// `--tls --data-dir DIR` names the kept `DIR/tls/ca.pem` in the ready line, leaves it in
+/// place on SIGTERM, and a second run on DIR serves the same CA to a client trusting that file.
+#[cfg(unix)]
+#[test]
+fn binary_tls_data_dir_keeps_ca_file() {
+    let dir = std::env::temp_dir().join(format!("acs-binary-tls-{}", uuid::Uuid::new_v4()));
+    let dir_arg = dir.to_str().expect("a UTF-8 temp path").to_string();
+    let kept = dir.join("tls").join("ca.pem");
+    let mut first_ca = None;
+    for run in ["first", "second"] {
+        let (mut child, ready) = start(&["--tls", "--data-dir", &dir_arg]);
+        assert_eq!(
+            ready["ca_cert"].as_str(),
+            kept.to_str(),
+            "{run} run's ready line: {ready}"
+        );
+        let ca = std::fs::read(&kept).expect("read the kept CA");
+        let trusted = first_ca.get_or_insert_with(|| ca.clone());
+        assert_eq!(&ca, trusted, "{run} run: another CA");
+        let endpoint = ready["endpoint"].as_str().expect("endpoint");
+        let resp = agent_trusting(trusted)
+            .get(format!("{endpoint}/chat/threads?api-version=2024-03-07"))
+            .call()
+            .unwrap_or_else(|e| panic!("{run} run over https with the first CA: {e}"));
+        assert_eq!(
+            resp.status().as_u16(),
+            401,
+            "{run} run: unauthenticated list"
+        );
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(status.success());
+        let exit = child.wait().expect("wait for the emulator");
+        assert!(
+            exit.success(),
+            "{run} run's exit status after SIGTERM: {exit:?}"
+        );
+        assert!(kept.exists(), "the kept CA was removed at exit");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--cert`/`--key` serve your own certificate; one without the other is a usage error, an
 /// unreadable or unusable file a start failure.
 #[test]

@@ -3,31 +3,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use acs_chat_emulator::Emulator;
-use common::{agent, enc, participant, Client, V2024, V2025};
+use common::{agent, enc, participant, Client, TempDir, V2024, V2025};
 use serde_json::{json, Value};
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("acs-persist-{tag}-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start(dir: &Path) -> Emulator {
     Emulator::builder()

@@ -1,6 +1,10 @@
-//! The in-process emulator over https: `EmulatorBuilder::tls`, `tls_pem` and `ca_pem`.
+//! The in-process emulator over https: `EmulatorBuilder::tls`, `tls_pem`, `ca_pem`, and the
+//! CA kept in a data directory (`ca_path`).
+
+mod common;
 
 use acs_chat_emulator::Emulator;
+use common::TempDir;
 
 /// An agent trusting only the certificates in `pem`.
 fn agent_trusting(pem: &str) -> ureq::Agent {
@@ -165,4 +169,97 @@ fn tls_pem_with_junk_is_invalid_input() {
 fn http_emulator_has_no_ca() {
     let emu = Emulator::start().expect("emulator");
     assert_eq!(emu.ca_pem(), None);
+}
+
+/// An emulator with a generated CA kept in `dir`, listening on `host` (default loopback).
+fn start_kept(dir: &std::path::Path, host: Option<&str>) -> Emulator {
+    let mut builder = Emulator::builder().tls().data_dir(dir);
+    if let Some(h) = host {
+        builder = builder.host(h);
+    }
+    builder.start().expect("emulator with tls and a data dir")
+}
+
+/// The status of an unauthenticated list at `endpoint` through `agent`, or the error.
+fn list_status(agent: &ureq::Agent, endpoint: &str) -> Result<u16, ureq::Error> {
+    agent
+        .get(format!("{endpoint}/chat/threads?api-version=2024-03-07"))
+        .call()
+        .map(|r| r.status().as_u16())
+}
+
+/// With a data directory the CA survives a restart: the second run serves the same CA, keeps
+/// it in `DIR/tls/ca.pem`, and a client that trusted the first run's CA connects to it.
+#[test]
+fn tls_data_dir_keeps_ca_across_restart() {
+    let dir = TempDir::new("restart");
+    let first = start_kept(&dir.0, None);
+    let ca = first.ca_pem().expect("a CA");
+    let trusting_first = agent_trusting(&ca);
+    assert_eq!(
+        list_status(&trusting_first, &first.endpoint()).ok(),
+        Some(401)
+    );
+    drop(first);
+
+    let second = start_kept(&dir.0, None);
+    assert_eq!(
+        second.ca_pem().as_deref(),
+        Some(ca.as_str()),
+        "another CA after a restart"
+    );
+    let path = second.ca_path().expect("the kept CA's file");
+    assert_eq!(path, dir.0.join("tls").join("ca.pem"));
+    assert_eq!(std::fs::read_to_string(path).expect("read the kept CA"), ca);
+    let status = list_status(&trusting_first, &second.endpoint());
+    assert_eq!(
+        status.as_ref().ok(),
+        Some(&401),
+        "the first CA's client on the second run: {status:?}"
+    );
+}
+
+/// A `host` the kept server certificate does not name gets a new one from the kept CA, which a
+/// client trusting that CA accepts at the new address.
+#[test]
+fn tls_data_dir_new_host_uses_kept_ca() {
+    let dir = TempDir::new("host");
+    let first = start_kept(&dir.0, None);
+    let ca = first.ca_pem().expect("a CA");
+    drop(first);
+    let server_pem = dir.0.join("tls").join("server.pem");
+    let before = std::fs::read_to_string(&server_pem).expect("the kept server certificate");
+
+    // 127.0.0.2 is loopback too on Linux, but not a name the first certificate carries.
+    let other = start_kept(&dir.0, Some("127.0.0.2"));
+    assert!(
+        other.endpoint().starts_with("https://127.0.0.2:"),
+        "{}",
+        other.endpoint()
+    );
+    assert_eq!(
+        other.ca_pem().as_deref(),
+        Some(ca.as_str()),
+        "the CA changed with the host"
+    );
+    let after = std::fs::read_to_string(&server_pem).expect("the kept server certificate");
+    assert_ne!(
+        after, before,
+        "the server certificate was not remade for the new host"
+    );
+    let status = list_status(&agent_trusting(&ca), &other.endpoint());
+    assert_eq!(
+        status.as_ref().ok(),
+        Some(&401),
+        "the kept CA's client at 127.0.0.2: {status:?}"
+    );
+}
+
+/// Without a data directory every start makes a fresh CA, kept nowhere.
+#[test]
+fn tls_without_data_dir_makes_fresh_ca() {
+    let a = Emulator::builder().tls().start().expect("emulator a");
+    let b = Emulator::builder().tls().start().expect("emulator b");
+    assert_ne!(a.ca_pem(), b.ca_pem(), "two starts shared a CA");
+    assert_eq!((a.ca_path(), b.ca_path()), (None, None));
 }

@@ -12,7 +12,7 @@ use std::io;
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -55,6 +55,7 @@ pub struct Emulator {
     endpoint: String,
     access_key: String,
     ca_pem: Option<String>,
+    ca_path: Option<PathBuf>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -178,7 +179,9 @@ impl EmulatorBuilder {
 
     /// Serves `https://` with a development CA made at start and a server certificate it
     /// signs for `localhost`, `127.0.0.1`, `::1` and the [`host`](Self::host); clients trust
-    /// [`Emulator::ca_pem`].
+    /// [`Emulator::ca_pem`]. With a [`data_dir`](Self::data_dir) both are kept in `DIR/tls/`
+    /// and reused on restart ([`Emulator::ca_path`]); a new server certificate is made from the
+    /// kept CA when the kept one lacks a name (another host) or has expired.
     ///
     /// ```
     /// let emu = acs_chat_emulator::Emulator::builder().tls().start()?;
@@ -293,7 +296,11 @@ impl EmulatorBuilder {
             io::Error::new(io::ErrorKind::InvalidInput, "the access key is not base64")
         })?;
         let tls = match &self.tls {
-            Some(source) => Some(crate::tls::material(source, self.host.as_deref())?),
+            Some(source) => Some(crate::tls::material(
+                source,
+                self.host.as_deref(),
+                self.data_dir.as_deref(),
+            )?),
             None => None,
         };
         let bind = bind_address(self.host.as_deref(), self.port)?;
@@ -303,6 +310,7 @@ impl EmulatorBuilder {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let endpoint = format!("{scheme}://{}", endpoint_authority(local));
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem.clone());
+        let ca_path = tls.as_ref().and_then(|t| t.ca_path.clone());
         let handshake_timeout = self.limits.header_read_timeout;
         let (directory, chat) = match db {
             Some(db) => {
@@ -381,6 +389,7 @@ impl EmulatorBuilder {
             endpoint,
             access_key,
             ca_pem,
+            ca_path,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -448,6 +457,26 @@ impl Emulator {
     /// should trust; `None` over http or with your own certificate.
     pub fn ca_pem(&self) -> Option<String> {
         self.ca_pem.clone()
+    }
+
+    /// With [`EmulatorBuilder::tls`] and a [`data_dir`](EmulatorBuilder::data_dir), the file
+    /// that keeps the CA certificate (`DIR/tls/ca.pem`): the CA and the server certificate are
+    /// kept there and reused on restart, so a CA clients trust stays valid. `None` otherwise.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("acs-doc-ca-{}", std::process::id()));
+    /// let first = acs_chat_emulator::Emulator::builder().tls().data_dir(&dir).start()?;
+    /// let ca = first.ca_pem();
+    /// assert_eq!(std::fs::read_to_string(first.ca_path().expect("kept"))?, ca.clone().unwrap());
+    /// drop(first);
+    /// let again = acs_chat_emulator::Emulator::builder().tls().data_dir(&dir).start()?;
+    /// assert_eq!(again.ca_pem(), ca, "the same CA after a restart");
+    /// # drop(again);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
     }
 
     /// Creates a user in-process (no HTTP): `8:acs:<resource>_<uuid>`.

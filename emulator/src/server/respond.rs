@@ -48,6 +48,13 @@ pub(crate) async fn respond(
     // A browser's preflight carries no credentials: answered before auth and faults.
     if let Some(mut r) = cors.preflight(req.method(), req.headers()) {
         add_common_headers(r.headers_mut(), false, None);
+        // Path and origin only, as for every request; .ci/browser.sh counts these lines.
+        log::debug!(
+            "OPTIONS {} preflight from {} -> {}",
+            req.uri().path(),
+            origin.as_ref().and_then(|o| o.to_str().ok()).unwrap_or("?"),
+            r.status().as_u16()
+        );
         return Ok(r);
     }
     let decision = state.0.faults.decide();

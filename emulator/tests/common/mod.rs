@@ -17,6 +17,24 @@ pub const V2024: &str = "2024-03-07";
 /// The newest stable chat api-version.
 pub const V2025: &str = "2025-03-15";
 
+/// A fresh directory under the system's temp dir (for a data directory), removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// `<temp>/acs-emulator-<tag>-<uuid>`, created.
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("acs-emulator-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// One HTTP reply.
 #[derive(Debug)]
 pub struct Reply {
