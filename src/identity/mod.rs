@@ -18,6 +18,7 @@
 //! ```
 
 mod client;
+pub mod entra;
 pub mod hmac;
 mod key_credential;
 mod models;
@@ -25,5 +26,6 @@ mod models;
 pub use client::{
     CommunicationIdentityClient, CommunicationIdentityClientOptions, DEFAULT_IDENTITY_API_VERSION,
 };
+pub use entra::TokenCredential;
 pub use key_credential::AzureKeyCredential;
 pub use models::CommunicationTokenScope;
