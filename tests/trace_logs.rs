@@ -62,7 +62,12 @@ fn trace_logs_never_carry_token_or_key_fragments() {
     log::set_logger(&Capture).expect("no other logger in this binary");
     log::set_max_level(log::LevelFilter::Trace);
 
-    let emu = std::sync::Arc::new(Emulator::start().expect("emulator"));
+    let emu = std::sync::Arc::new(
+        Emulator::builder()
+            .entra_app("trace-app")
+            .start()
+            .expect("emulator"),
+    );
     let key = emu.access_key();
     let identity = CommunicationIdentityClient::from_connection_string(&emu.connection_string())
         .expect("identity client");
@@ -111,7 +116,30 @@ fn trace_logs_never_carry_token_or_key_fragments() {
         .expect("list after refresh");
     assert!(!listed.is_empty(), "messages listed: {listed:?}");
 
+    // Entra ID: a token the service refuses (401, then a refresh and a retry), then a good one.
+    let entra_tokens = [emu.entra_token("unknown-app"), emu.entra_token("trace-app")];
+    let handed = std::sync::atomic::AtomicUsize::new(0);
+    let entra_credential = {
+        let tokens = entra_tokens.clone();
+        move |_: &[&str]| -> Result<acs_chat::AccessToken, acs_chat::credential::RefreshError> {
+            let i = handed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(acs_chat::AccessToken::from_jwt(tokens[i.min(1)].clone())?)
+        }
+    };
+    let with_entra = CommunicationIdentityClient::with_token_credential(
+        &emu.endpoint(),
+        std::sync::Arc::new(entra_credential),
+        Default::default(),
+    )
+    .expect("entra identity client");
+    let (_, entra_issued) = with_entra
+        .create_user_and_token(&[CommunicationTokenScope::Chat], None)
+        .expect("user and token via Entra ID");
+
     let mut secrets = vec![
+        entra_tokens[0].clone(),
+        entra_tokens[1].clone(),
+        entra_issued.token.clone(),
         first.token.clone(),
         second.token.clone(),
         teams.token.clone(),

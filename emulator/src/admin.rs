@@ -1,8 +1,11 @@
 //! The emulator's own routes, for tests and for people: `POST /emulator/reset` forgets every
 //! user, token, thread and message (the access key stays), and `GET /emulator/state` shows
 //! users, threads, participants and message counts as JSON (never keys, tokens or message
-//! content). Both are signed with the access key exactly like identity calls (HMAC-SHA256,
-//! see [`crate::hmac`]); no `api-version` is needed.
+//! content), and `POST /emulator/entraToken` with `{"appId":"…"}` mints an Entra ID access
+//! token for an app configured with `--entra-app`, answered as Entra's token endpoint does:
+//! `{"token_type":"Bearer","expires_in":3600,"access_token":"…"}` (400 for an app id the
+//! emulator was not configured with). All are signed with the access key exactly like identity
+//! calls (HMAC-SHA256, see [`crate::hmac`]); no `api-version` is needed.
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -23,6 +26,10 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/emulator/reset", post(reset).fallback(method_not_allowed))
         .route("/emulator/state", get(state).fallback(method_not_allowed))
+        .route(
+            "/emulator/entraToken",
+            post(entra_token).fallback(method_not_allowed),
+        )
 }
 
 async fn method_not_allowed() -> Response {
@@ -55,6 +62,33 @@ async fn state(State(state): State<AppState>, req: Request) -> Response {
         return e.into_response();
     }
     json_response(StatusCode::OK, &snapshot(&state))
+}
+
+async fn entra_token(State(state): State<AppState>, req: Request) -> Response {
+    let body = match verify(&state, req).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let app_id = match crate::wire::parse_object(&body, false) {
+        Ok(object) => match object.get("appId").and_then(Value::as_str) {
+            Some(id) => id.to_owned(),
+            None => return ApiError::bad_request("'appId' is required.").into_response(),
+        },
+        Err(e) => return e.into_response(),
+    };
+    if !state.0.entra.knows_app(&app_id) {
+        return ApiError::bad_request(
+            "The app id is not configured; start the emulator with --entra-app for it.",
+        )
+        .into_response();
+    }
+    let options = crate::auth::entra::EntraTokenOptions::new(app_id);
+    let expires_in = (options.expires_on - options.issued_at).num_seconds();
+    let token = state.0.entra.mint(&options);
+    json_response(
+        StatusCode::OK,
+        &json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": token}),
+    )
 }
 
 /// What `/emulator/state` answers.

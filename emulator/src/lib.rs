@@ -8,7 +8,9 @@
 //! - `tls`: the development CA and server certificate (`rcgen`), https (`tokio-rustls`).
 //! - `cors`: preflights and the CORS headers of responses, for browser apps.
 //! - `admin`: `POST /emulator/reset` and `GET /emulator/state`, signed with the access key.
-//! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused.
+//! - [`auth`]: token scopes, the authenticated caller and why a bearer token is refused;
+//!   [`auth::entra`], the Entra ID tokens identity routes accept.
+//! - `admin`: also `POST /emulator/entraToken`, which mints an Entra ID token.
 //! - [`hmac`]: HMAC-SHA256 request signing and its own error.
 //! - [`identity`]: the Identity API routes, the user [`identity::Directory`] and token minting.
 //! - `ratelimit`: `--rate-limits`, the service's per-operation rates (429 + `Retry-After`).

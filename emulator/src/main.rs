@@ -26,6 +26,8 @@ usage: acs-chat-emulator [FLAGS]
   --port N            port to listen on (default 0: a free one)
   --access-key BASE64 the resource's access key (default: random)
   --cors-origin URL   browser origin allowed to call (repeatable; default: any)
+  --entra-app ID      accept Entra ID bearer tokens of this app id on identity routes
+                      (repeatable; mint them with POST /emulator/entraToken)
   --tls               serve https with a development CA made at start; its certificate
                       is written as PEM to a temporary file named in the ready line
                       (with --data-dir: kept in DIR/tls/ca.pem and reused on restart)
@@ -83,6 +85,7 @@ enum Command {
 struct Args {
     host: Option<String>,
     cors_origins: Vec<String>,
+    entra_apps: Vec<String>,
     tls: bool,
     rate_limits: bool,
     cert: Option<String>,
@@ -101,6 +104,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
     let mut out = Args {
         host: None,
         cors_origins: Vec::new(),
+        entra_apps: Vec::new(),
         tls: false,
         rate_limits: false,
         cert: None,
@@ -146,6 +150,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, String>
         match name.as_str() {
             "--host" => out.host = Some(value.clone()),
             "--cors-origin" => out.cors_origins.push(value.clone()),
+            "--entra-app" => out.entra_apps.push(value.clone()),
             "--cert" => out.cert = Some(value.clone()),
             "--key" => out.key = Some(value.clone()),
             "--port" => out.port = value.parse().map_err(|_| bad("a port number"))?,
@@ -283,6 +288,9 @@ fn main() -> ExitCode {
     }
     if let Some(h) = &args.host {
         builder = builder.host(h);
+    }
+    for app in &args.entra_apps {
+        builder = builder.entra_app(app);
     }
     for origin in &args.cors_origins {
         builder = builder.cors_origin(origin);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
+use crate::auth::entra::EntraIssuer;
 use crate::auth::{Caller, ChatAccess, Scope};
 use crate::events::Publisher;
 use crate::faults::FaultState;
@@ -37,11 +38,17 @@ pub(crate) struct Shared {
     pub(crate) rate_limits: RateLimiter,
     /// The Event Grid publisher every mutation hands its events to.
     pub(crate) events: Publisher,
+    /// Mints and verifies Entra ID tokens for the identity routes.
+    pub(crate) entra: EntraIssuer,
 }
 
 impl crate::identity::IdentityState for AppState {
     fn directory(&self) -> &Directory {
         &self.0.directory
+    }
+
+    fn entra(&self) -> Option<&EntraIssuer> {
+        Some(&self.0.entra)
     }
 }
 
@@ -49,6 +56,7 @@ impl AppState {
     pub(crate) fn new(
         base_url: String,
         directory: Directory,
+        entra: EntraIssuer,
         chat: ChatStore,
         faults: FaultState,
         events: impl FnOnce(&Directory) -> Publisher,
@@ -63,6 +71,7 @@ impl AppState {
             faults,
             rate_limits: RateLimiter::default(),
             events,
+            entra,
         }))
     }
 

@@ -108,7 +108,8 @@ pub struct CommunicationIdentityClient {
 struct Inner {
     endpoint: Endpoint,
     api_version: String,
-    signer: HmacSigner,
+    /// HMAC signing with the access key, or an Entra ID bearer token (`super::entra`).
+    auth: Box<dyn Authorize + Send + Sync>,
     pipeline: Pipeline,
 }
 
@@ -215,6 +216,15 @@ impl CommunicationIdentityClient {
         credential: AzureKeyCredential,
         options: CommunicationIdentityClientOptions,
     ) -> Result<Self> {
+        Self::with_authorizer(endpoint, Box::new(HmacSigner { credential }), options)
+    }
+
+    /// The constructor every other one ends in: `auth` adds credentials to each attempt.
+    pub(super) fn with_authorizer(
+        endpoint: &str,
+        auth: Box<dyn Authorize + Send + Sync>,
+        options: CommunicationIdentityClientOptions,
+    ) -> Result<Self> {
         if options.api_version.trim().is_empty() {
             return Err(Error::invalid_argument("api_version", "must not be empty"));
         }
@@ -233,7 +243,7 @@ impl CommunicationIdentityClient {
             inner: Arc::new(Inner {
                 endpoint,
                 api_version: options.api_version,
-                signer: HmacSigner { credential },
+                auth,
                 pipeline,
             }),
         })
@@ -439,7 +449,7 @@ impl CommunicationIdentityClient {
     }
 
     fn send(&self, request: Request) -> Result<crate::http::Response> {
-        self.inner.pipeline.send(request, &self.inner.signer)
+        self.inner.pipeline.send(request, self.inner.auth.as_ref())
     }
 }
 

@@ -1,11 +1,14 @@
 //! Scopes and callers: what a token's scopes allow ([`ChatAccess`]), the authenticated
 //! [`Caller`] behind a bearer token, and why a bearer token was refused ([`AuthError`]).
-//! Users and tokens themselves live in [`crate::identity`].
+//! Users and tokens themselves live in [`crate::identity`]; Entra ID bearer tokens for the
+//! identity routes in [`entra`].
 
 use std::fmt;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+pub mod entra;
 
 /// A token scope, as the Identity API names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,8 +9,9 @@
 //! | `POST /teamsUser/:exchangeAccessToken` (`{token, appId, userId}`) | 200 `{"token","expiresOn"}` |
 //!
 //! Every request must carry a supported `api-version` (400 otherwise) and be signed with the
-//! resource key as [`crate::hmac`] describes (401 otherwise). Ids in paths are percent-decoded;
-//! an id this resource did not create (or deleted) is a 404. Scopes are `chat`, `voip`,
+//! resource key as [`crate::hmac`] describes, or carry an Entra ID bearer token the state's
+//! [`IdentityState::entra`] verifies ([`crate::auth::entra`]) (401 otherwise). Ids in paths
+//! are percent-decoded; an id this resource did not create (or deleted) is a 404. Scopes are `chat`, `voip`,
 //! `chat.join`, `chat.join.limited` and `voip.join`; `expiresInMinutes` must be 60–1440
 //! (default 1440). Errors use the service's `{"error":{"code","message"}}` shape, and every
 //! response echoes `x-ms-client-request-id`.
@@ -74,6 +75,11 @@ const TEAMS_DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 pub trait IdentityState: Clone + Send + Sync + 'static {
     /// The users and tokens of the emulated resource.
     fn directory(&self) -> &Directory;
+
+    /// What verifies Entra ID bearer tokens; `None` (the default) accepts HMAC signatures only.
+    fn entra(&self) -> Option<&crate::auth::entra::EntraIssuer> {
+        None
+    }
 }
 
 impl IdentityState for Arc<Directory> {
@@ -132,7 +138,7 @@ where
     F: FnOnce(&Directory, Verified) -> Result<Response, ApiError>,
 {
     let request_id = req.headers().get("x-ms-client-request-id").cloned();
-    let result = match verify_request(state.directory(), req).await {
+    let result = match verify_request(state.directory(), state.entra(), req).await {
         Ok(verified) => handler(state.directory(), verified),
         Err(e) => Err(e),
     };
@@ -143,8 +149,13 @@ where
     resp
 }
 
-/// Checks `api-version`, reads the body and verifies the HMAC signature.
-async fn verify_request(directory: &Directory, req: Request) -> Result<Verified, ApiError> {
+/// Checks `api-version`, reads the body and verifies the HMAC signature, or the Entra ID
+/// bearer token when the request carries one (see [`crate::auth::entra`]).
+async fn verify_request(
+    directory: &Directory,
+    entra: Option<&crate::auth::entra::EntraIssuer>,
+    req: Request,
+) -> Result<Verified, ApiError> {
     // The target as the client sent it, even when this router is nested.
     let uri = req
         .extensions()
@@ -152,9 +163,33 @@ async fn verify_request(directory: &Directory, req: Request) -> Result<Verified,
         .map(|o| &o.0)
         .unwrap_or(req.uri());
     check_api_version(api_version(uri.query()), &API_VERSIONS)?;
+    if let Some(token) = bearer_token(req.headers()) {
+        crate::auth::entra::check_bearer(entra, &token)?;
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| too_large())?;
+        return Ok(Verified { body });
+    }
     Ok(Verified {
         body: read_signed(directory, req, MAX_BODY).await?,
     })
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme matched case-insensitively).
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PayloadTooLarge",
+        "The request body is too large.",
+    )
 }
 
 /// Reads the body (at most `max_body` bytes, else 413) of a request signed with the

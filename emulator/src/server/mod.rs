@@ -92,6 +92,7 @@ pub struct EmulatorBuilder {
     tls: Option<TlsSource>,
     rate_limits: Option<Duration>,
     event_topic: Option<String>,
+    entra_apps: Vec<String>,
 }
 
 /// The `topic` of a resource named after the emulator, in a subscription whose id is the
@@ -113,6 +114,7 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("tls", &self.tls)
             .field("rate_limits", &self.rate_limits)
             .field("data_dir", &self.data_dir)
+            .field("entra_apps", &self.entra_apps)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +257,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Accepts Entra ID bearer tokens of `app_id` on the identity routes, besides HMAC
+    /// signatures (call again for more apps). Mint them with [`Emulator::entra_token`]; see
+    /// [`auth::entra`](crate::auth::entra) for what is checked.
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::builder().entra_app("my-app").start()?;
+    /// assert_eq!(emu.entra_token("my-app").split('.').count(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn entra_app(mut self, app_id: &str) -> Self {
+        if !self.entra_apps.iter().any(|a| a == app_id) {
+            self.entra_apps.push(app_id.to_owned());
+        }
+        self
+    }
+
     /// Binds the port and starts serving on a background thread.
     ///
     /// # Errors
@@ -336,9 +354,15 @@ impl EmulatorBuilder {
             .build()?;
         let handle = runtime.handle().clone();
         let topic = self.event_topic;
+        let entra = crate::auth::entra::EntraIssuer::new(
+            directory.key(),
+            directory.resource_id(),
+            self.entra_apps,
+        );
         let state = AppState::new(
             endpoint.clone(),
             directory,
+            entra,
             chat,
             FaultState::new(self.faults),
             |dir| {
@@ -488,6 +512,39 @@ impl Emulator {
     /// (any lifetime, so tests can use seconds).
     pub fn issue_token(&self, user_id: &str, scopes: &[&str], expires_in: Duration) -> String {
         self.state.issue_token(user_id, scopes, expires_in)
+    }
+
+    /// An Entra ID access token for `app_id`, as a service principal would get for scope
+    /// `https://communication.azure.com//.default`: valid from now for
+    /// [`ENTRA_TOKEN_LIFETIME`](crate::auth::entra::ENTRA_TOKEN_LIFETIME) (one hour). It is
+    /// minted for any app id, but the identity routes accept it only when the app was
+    /// configured with [`EmulatorBuilder::entra_app`] (else 401).
+    ///
+    /// ```
+    /// let emu = acs_chat_emulator::Emulator::builder().entra_app("my-app").start()?;
+    /// let token = emu.entra_token("my-app");
+    /// # assert!(!token.is_empty());
+    /// // Send it as `Authorization: Bearer <token>` to /identities...
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn entra_token(&self, app_id: &str) -> String {
+        self.entra_token_with(&crate::auth::entra::EntraTokenOptions::new(app_id))
+    }
+
+    /// An Entra ID token with the claims of `options`, e.g. expired or for another audience,
+    /// to test how a client copes with tokens the service refuses.
+    ///
+    /// ```
+    /// use acs_chat_emulator::auth::entra::EntraTokenOptions;
+    /// let emu = acs_chat_emulator::Emulator::builder().entra_app("my-app").start()?;
+    /// let mut options = EntraTokenOptions::new("my-app");
+    /// options.expires_on = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+    /// let expired = emu.entra_token_with(&options);
+    /// # assert!(!expired.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn entra_token_with(&self, options: &crate::auth::entra::EntraTokenOptions) -> String {
+        self.state.0.entra.mint(options)
     }
 
     /// A new user and a 24-hour `chat` token for it.
