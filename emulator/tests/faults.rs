@@ -275,3 +275,56 @@ fn read_response(s: &mut TcpStream) -> Vec<u8> {
     }
     out
 }
+
+/// Answers given before a handler reads the body (a refused bearer token on identity, an
+/// unknown api-version) also leave the connection open: the front door reads every request
+/// to its end first.
+#[test]
+fn early_error_answers_keep_the_connection() {
+    let emu = Emulator::start().expect("emulator");
+    let (_user, token) = emu.user_with_token();
+    let addr = emu.endpoint().trim_start_matches("http://").to_string();
+    let body = br#"{"createTokenWithScopes":["chat"]}"#;
+    let early = [
+        (
+            "/identities?api-version=2023-10-01",
+            "Bearer not-a-jwt",
+            "401",
+        ),
+        (
+            "/identities?api-version=1999-01-01",
+            "Bearer not-a-jwt",
+            "400",
+        ),
+    ];
+    for (target, auth, status) in early {
+        let mut s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let head = format!(
+            "POST {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("head");
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(body).expect("body");
+        let first = read_response(&mut s);
+        assert!(
+            first.starts_with(format!("HTTP/1.1 {status}").as_bytes()),
+            "{target}: {}",
+            String::from_utf8_lossy(&first)
+        );
+        let next = format!(
+            "GET /chat/threads?api-version={V2024} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        let second = match s.write_all(next.as_bytes()) {
+            Ok(()) => read_response(&mut s),
+            Err(e) => format!("(the connection was closed: {e})").into_bytes(),
+        };
+        assert!(
+            second.starts_with(b"HTTP/1.1 200"),
+            "{target}: the next request on the same connection got {:?}",
+            String::from_utf8_lossy(&second)
+        );
+    }
+}

@@ -29,9 +29,9 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-/// The most request body an injected error answer reads before answering (the chat routes'
-/// own limit).
-const FAULT_DRAIN_LIMIT: usize = 4 * 1024 * 1024;
+/// The most request body the front door reads (the largest route limit, the chat routes');
+/// each route still applies its own.
+const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 
 fn fault_error(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
     ApiError::new(status, code, message).into_response()
@@ -69,14 +69,39 @@ pub(crate) async fn respond(
     } else {
         String::new()
     };
+    if matches!(decision.fault, Some(Fault::CloseBeforeProcessing)) {
+        log::debug!("{what} -> connection closed before processing (fault)");
+        return Err(Dropped);
+    }
+    // Read the request to its end before any answer, as the service's front door does: a
+    // handler that answers early (a 401, a bad api-version, an injected 503) would otherwise
+    // leave body bytes unread, and hyper then closes the connection after an answer that did
+    // not say so, so a client that reuses it for its retry sees the peer disconnect.
+    let req = match read_whole(req).await {
+        Ok(req) => req,
+        Err(Unread::TooLarge) => {
+            let mut r = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body is too large.",
+            )
+            .into_response();
+            // What was not read cannot be skipped: say the connection ends here.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            add_common_headers(r.headers_mut(), chat, echo_id);
+            cors.decorate(origin.as_ref(), r.headers_mut());
+            return Ok(r);
+        }
+        Err(Unread::Failed) => {
+            log::debug!("{what} -> request body unreadable");
+            return Err(Dropped);
+        }
+    };
     let early = match &decision.fault {
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(*d).await;
             None
-        }
-        Some(Fault::CloseBeforeProcessing) => {
-            log::debug!("{what} -> connection closed before processing (fault)");
-            return Err(Dropped);
         }
         Some(Fault::TooManyRequests { retry_after }) => {
             let mut e = ApiError::new(
@@ -105,19 +130,7 @@ pub(crate) async fn respond(
         _ => None,
     };
     let resp = match early {
-        Some(r) => {
-            // Read the request to its end first, as the service does: hyper closes a connection
-            // whose request body is left unread, after a response that did not say so, and a
-            // client that reuses it for its retry then sees the peer disconnect.
-            if axum::body::to_bytes(Body::new(req.into_body()), FAULT_DRAIN_LIMIT)
-                .await
-                .is_err()
-            {
-                log::debug!("{what} -> request body unreadable before a fault answer");
-                return Err(Dropped);
-            }
-            r
-        }
+        Some(r) => r,
         None => match svc.call(req).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -179,6 +192,31 @@ pub(crate) async fn respond(
         decision.fault
     );
     Ok(Response::from_parts(parts, body))
+}
+
+/// Why a request body was not read whole.
+enum Unread {
+    /// Its `Content-Length` is over [`MAX_REQUEST_BODY`].
+    TooLarge,
+    /// Reading failed, or a body of unstated length ran over the limit.
+    Failed,
+}
+
+/// The request with its body read into memory (at most [`MAX_REQUEST_BODY`] bytes).
+async fn read_whole(req: Request<Incoming>) -> Result<Request<Body>, Unread> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
+        return Err(Unread::TooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(Body::new(body), MAX_REQUEST_BODY)
+        .await
+        .map_err(|_| Unread::Failed)?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// A body of unknown length (so hyper trusts the `Content-Length` header set by hand) that
