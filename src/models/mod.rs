@@ -188,7 +188,11 @@ mod tests {
         let (_, next) =
             decode_page::<ChatThreadInfo>(br#"{"odata":{"x":[1]},"value":[],"nextLink":"n"} "#)
                 .unwrap();
-        assert_eq!(next.as_deref(), Some("n"), "other envelope members are skipped");
+        assert_eq!(
+            next.as_deref(),
+            Some("n"),
+            "other envelope members are skipped"
+        );
         for body in [
             &b"{}"[..],
             b"",
