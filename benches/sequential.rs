@@ -20,6 +20,7 @@ use acs_chat::identity::{
 };
 use acs_chat::{
     ChatClient, ChatClientOptions, CommunicationTokenCredential, ListMessagesOptions, RetryOptions,
+    TransportOptions,
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -119,7 +120,10 @@ fn main() -> Result<(), BoxError> {
 
     // As the Python run: no retries (ACS_RETRY_TOTAL=0), so a failure shows instead of hiding.
     let mut options = ChatClientOptions {
-        retry: RetryOptions::none(),
+        transport_options: TransportOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     if let Some(v) = &args.api_version {

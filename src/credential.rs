@@ -26,7 +26,7 @@
 //! # Refreshes and call timeouts
 //!
 //! A chat call waits for a refresh no longer than its
-//! [`call_timeout`](crate::ChatClientOptions::call_timeout): a caller whose time runs out gets
+//! [`call_timeout`](crate::TransportOptions::call_timeout): a caller whose time runs out gets
 //! [`Error::Timeout`], while the refresh goes on and serves the callers after it. Nothing can
 //! interrupt the refresher itself, so give it a timeout of its own: a refresher that never
 //! returns blocks every refresh after it. [`get_token`](CommunicationTokenCredential::get_token)

@@ -221,7 +221,10 @@ impl Error {
     /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
     /// assert!(!err.may_have_taken_effect()); // a 404 says nothing happened
     /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
-    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let no_retries = acs_chat::ChatClientOptions {
+    ///     transport_options: acs_chat::TransportOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() },
+    ///     ..Default::default()
+    /// };
     /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
     /// let refused = nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err();
     /// assert!(!refused.may_have_taken_effect()); // the connection never opened
@@ -262,7 +265,10 @@ impl Error {
     /// let err = chat.get_chat_thread("19:missing@thread.v2").unwrap_err();
     /// assert!(!err.is_retryable()); // a 404 stays a 404
     /// # let credential = acs_chat::CommunicationTokenCredential::new(emu.user_with_token().1)?;
-    /// let no_retries = acs_chat::ChatClientOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() };
+    /// let no_retries = acs_chat::ChatClientOptions {
+    ///     transport_options: acs_chat::TransportOptions { retry: acs_chat::RetryOptions::none(), ..Default::default() },
+    ///     ..Default::default()
+    /// };
     /// let nobody_listens = acs_chat::ChatClient::with_options("http://127.0.0.1:9", credential, no_retries)?;
     /// assert!(nobody_listens.get_chat_thread("19:a@thread.v2").unwrap_err().is_retryable());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -139,14 +139,14 @@ impl Transport {
         })
     }
 
-    /// A transport for a client without one: built from the client's own `options`, or
-    /// `given` when those were left at their defaults (settings go in one place only).
+    /// The transport of a client: `given`, when the client's own `options` were left at their
+    /// defaults (settings go in one place only), or a new one built from `options`.
     pub(crate) fn for_client(given: Option<Transport>, options: TransportOptions) -> Result<Self> {
         match given {
             None => Transport::new(options),
             Some(_) if options != TransportOptions::default() => Err(Error::invalid_argument(
-                "transport",
-                "a shared transport brings its own retry, timeouts, body limit and allow_insecure_http: set them in its TransportOptions and leave the client's at their defaults",
+                "transport_options",
+                "must stay at its default when a shared transport is given: the transport brings its own retry, timeouts, body limit, allow_insecure_http and root certificates",
             )),
             Some(transport) => Ok(transport),
         }

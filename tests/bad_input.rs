@@ -11,6 +11,7 @@ use acs_chat::{
     ChatClient, ChatClientOptions, ChatParticipant, ChatThreadClient, CommunicationIdentifier,
     CommunicationTokenCredential, CreateChatThreadOptions, Error, ListChatThreadsOptions,
     ListMessagesOptions, ListParticipantsOptions, ListReadReceiptsOptions, Pager, RetryOptions,
+    TransportOptions,
 };
 use acs_chat_emulator::Emulator;
 
@@ -29,7 +30,10 @@ fn ctx() -> Ctx {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        retry: RetryOptions::none(),
+        transport_options: TransportOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = chat_client_with(&emu.endpoint(), &token, options);
@@ -566,7 +570,10 @@ fn bad_endpoints_are_invalid_arguments() {
         );
     }
     let insecure = ChatClientOptions {
-        allow_insecure_http: true,
+        transport_options: TransportOptions {
+            allow_insecure_http: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let r = ChatClient::with_options("http://10.1.2.3:8080", credential, insecure);

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use acs_chat::{
     ChatClientOptions, ChatMessageType, ChatParticipant, ChatThreadClient, CommunicationIdentifier,
-    Error, ListMessagesOptions, ListParticipantsOptions, RetryOptions, TypingNotificationOptions,
-    UpdateMessageOptions,
+    Error, ListMessagesOptions, ListParticipantsOptions, RetryOptions, TransportOptions,
+    TypingNotificationOptions, UpdateMessageOptions,
 };
 use acs_chat_emulator::{Emulator, Fault, Faults};
 
@@ -192,12 +192,15 @@ fn chaos_mixed_operations_lose_and_duplicate_nothing() {
     let emu = Arc::new(Emulator::start().expect("emulator"));
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        call_timeout: CALL_TIMEOUT,
-        connect_timeout: Duration::from_secs(2),
-        retry: RetryOptions {
-            max_retries: 3,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(100),
+        transport_options: TransportOptions {
+            call_timeout: CALL_TIMEOUT,
+            connect_timeout: Duration::from_secs(2),
+            retry: RetryOptions {
+                max_retries: 3,
+                initial_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(100),
+            },
+            ..Default::default()
         },
         ..Default::default()
     };
@@ -373,8 +376,11 @@ fn fast_fixture(call_timeout: Duration) -> (Emulator, ChatThreadClient) {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        call_timeout,
-        retry: fast_retry(),
+        transport_options: TransportOptions {
+            call_timeout,
+            retry: fast_retry(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = chat_client_with(&emu.endpoint(), &token, options);
@@ -500,7 +506,10 @@ fn create_chat_thread_retry_creates_one_thread() {
     let emu = Emulator::start().expect("emulator");
     let (_user, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        retry: fast_retry(),
+        transport_options: TransportOptions {
+            retry: fast_retry(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = chat_client_with(&emu.endpoint(), &token, options);

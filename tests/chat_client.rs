@@ -7,7 +7,7 @@ use std::time::Duration;
 use acs_chat::{
     ChatClient, ChatClientOptions, ChatParticipant, CommunicationIdentifier,
     CommunicationTokenCredential, CreateChatThreadOptions, Error, ListChatThreadsOptions,
-    RetryOptions,
+    RetryOptions, TransportOptions,
 };
 use acs_chat_emulator::Emulator;
 
@@ -187,7 +187,10 @@ fn create_chat_thread_without_thread_in_response_is_unexpected_response() {
     let (_user, token) = emu.user_with_token();
     let server = capture_server(|_| (201, r#"{"invalidParticipants":[]}"#.into(), vec![]));
     let options = ChatClientOptions {
-        retry: RetryOptions::none(),
+        transport_options: TransportOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = chat_client_with(&server.base, &token, options);
@@ -396,7 +399,10 @@ fn with_options_uses_configured_api_version() {
     assert_eq!(chat.get_chat_thread(&id).expect("get").topic, "old version");
     let bad = ChatClientOptions {
         api_version: "1999-01-01".into(),
-        retry: RetryOptions::none(),
+        transport_options: TransportOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = chat_client_with(&emu.endpoint(), &emu.user_with_token().1, bad);
@@ -527,7 +533,10 @@ fn oversized_response_is_body_too_large() {
     let (_user, token) = emu.user_with_token();
     let credential = CommunicationTokenCredential::new(token).expect("token");
     let small = ChatClientOptions {
-        max_response_body: 64,
+        transport_options: TransportOptions {
+            max_response_body: 64,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat = ChatClient::with_options(&emu.endpoint(), credential, small).expect("client");

@@ -11,7 +11,7 @@ use acs_chat::credential::REFRESH_WINDOW;
 use acs_chat::identity::{CommunicationIdentityClient, CommunicationTokenScope};
 use acs_chat::{
     AccessToken, ChatClient, CommunicationIdentifier, CommunicationTokenCredential,
-    CommunicationTokenRefreshOptions, Error,
+    CommunicationTokenRefreshOptions, Error, TransportOptions,
 };
 use acs_chat_emulator::Emulator;
 use chrono::Utc;
@@ -513,7 +513,10 @@ fn client_with_refresher(
         .id;
     let credential = CommunicationTokenCredential::with_options(refresh).expect("options");
     let options = acs_chat::ChatClientOptions {
-        call_timeout,
+        transport_options: TransportOptions {
+            call_timeout,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let chat =

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use acs_chat::{
     ChatClientOptions, ChatMessageType, ChatThreadClient, Error, RetryOptions, SendMessageOptions,
-    IDEMPOTENCY_METADATA_KEY,
+    TransportOptions, IDEMPOTENCY_METADATA_KEY,
 };
 use acs_chat_emulator::{Emulator, Fault, Faults};
 
@@ -22,10 +22,13 @@ const SENDS: usize = 250;
 
 fn options(max_retries: u32) -> ChatClientOptions {
     ChatClientOptions {
-        retry: RetryOptions {
-            max_retries,
-            initial_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(20),
+        transport_options: TransportOptions {
+            retry: RetryOptions {
+                max_retries,
+                initial_delay: Duration::from_millis(2),
+                max_delay: Duration::from_millis(20),
+            },
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -17,7 +17,7 @@ use acs_chat::identity::{
 };
 use acs_chat::{
     ChatClient, ChatClientOptions, ChatParticipant, CommunicationIdentifier,
-    CommunicationTokenCredential, Error, ListChatThreadsOptions, RetryOptions,
+    CommunicationTokenCredential, Error, ListChatThreadsOptions, RetryOptions, TransportOptions,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -294,9 +294,12 @@ impl Clients {
         let chat = ChatClient::with_options(&server.endpoint(), credential, options(body_limit))
             .expect("chat client");
         let identity_options = CommunicationIdentityClientOptions {
-            call_timeout: CALL_TIMEOUT,
-            connect_timeout: Duration::from_secs(1),
-            retry: options(body_limit).retry,
+            transport_options: TransportOptions {
+                call_timeout: CALL_TIMEOUT,
+                connect_timeout: Duration::from_secs(1),
+                retry: options(body_limit).transport_options.retry,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let identity = CommunicationIdentityClient::with_options(
@@ -432,13 +435,16 @@ fn case(name: impl Into<String>, op: Op, act: Act, expect: Expect) -> Case {
 
 fn options(body_limit: u64) -> ChatClientOptions {
     ChatClientOptions {
-        call_timeout: CALL_TIMEOUT,
-        connect_timeout: Duration::from_secs(1),
-        max_response_body: body_limit,
-        retry: RetryOptions {
-            max_retries: 1,
-            initial_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
+        transport_options: TransportOptions {
+            call_timeout: CALL_TIMEOUT,
+            connect_timeout: Duration::from_secs(1),
+            max_response_body: body_limit,
+            retry: RetryOptions {
+                max_retries: 1,
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+            ..Default::default()
         },
         ..Default::default()
     }
@@ -907,12 +913,15 @@ fn unanswered_connect_ends_at_connect_timeout() {
         &format!("http://{addr}"),
         CommunicationTokenCredential::new(token()).expect("token"),
         ChatClientOptions {
-            call_timeout: Duration::from_secs(30),
-            connect_timeout,
-            retry: RetryOptions {
-                max_retries: 2,
-                initial_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(5),
+            transport_options: TransportOptions {
+                call_timeout: Duration::from_secs(30),
+                connect_timeout,
+                retry: RetryOptions {
+                    max_retries: 2,
+                    initial_delay: Duration::from_millis(1),
+                    max_delay: Duration::from_millis(5),
+                },
+                ..Default::default()
             },
             ..Default::default()
         },

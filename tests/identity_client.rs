@@ -8,7 +8,7 @@ use acs_chat::identity::{
     hmac, AzureKeyCredential, CommunicationIdentityClient, CommunicationIdentityClientOptions,
     CommunicationTokenScope as Scope,
 };
-use acs_chat::{CommunicationIdentifier, Error};
+use acs_chat::{CommunicationIdentifier, Error, TransportOptions};
 use acs_chat_emulator::Emulator;
 use base64::Engine as _;
 use chrono::Utc;
@@ -450,10 +450,13 @@ fn fast_retry_client(emu: &Emulator) -> CommunicationIdentityClient {
     CommunicationIdentityClient::from_connection_string_with_options(
         &emu.connection_string(),
         CommunicationIdentityClientOptions {
-            retry: acs_chat::RetryOptions {
-                max_retries: 3,
-                initial_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
+            transport_options: TransportOptions {
+                retry: acs_chat::RetryOptions {
+                    max_retries: 3,
+                    initial_delay: Duration::from_millis(10),
+                    max_delay: Duration::from_millis(50),
+                },
+                ..Default::default()
             },
             ..Default::default()
         },

@@ -262,7 +262,10 @@ fn entra_client_refuses_insecure_remote_endpoint() {
     .expect_err("plain http to a remote host");
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
     let options = acs_chat::identity::CommunicationIdentityClientOptions {
-        allow_insecure_http: true,
+        transport_options: acs_chat::TransportOptions {
+            allow_insecure_http: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     CommunicationIdentityClient::with_token_credential(
@@ -288,7 +291,10 @@ fn entra_waiting_call_times_out_while_credential_hangs() {
         Ok(AccessToken::from_jwt(e.entra_token(APP))?)
     };
     let options = acs_chat::identity::CommunicationIdentityClientOptions {
-        call_timeout: Duration::from_millis(200),
+        transport_options: acs_chat::TransportOptions {
+            call_timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let identity = CommunicationIdentityClient::with_token_credential(

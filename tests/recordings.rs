@@ -381,7 +381,10 @@ fn recordings_identity_responses_decode() {
             }
             let options = CommunicationIdentityClientOptions {
                 api_version: version.clone(),
-                retry: acs_chat::RetryOptions::none(),
+                transport_options: acs_chat::TransportOptions {
+                    retry: acs_chat::RetryOptions::none(),
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let client = match AzureKeyCredential::new("a2V5").and_then(|key| {

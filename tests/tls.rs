@@ -8,7 +8,7 @@ use acs_chat::identity::{
 };
 use acs_chat::{
     ChatClient, ChatClientOptions, ChatParticipant, CommunicationTokenCredential, Error,
-    SendMessageOptions, UpdateMessageOptions,
+    SendMessageOptions, TransportOptions, UpdateMessageOptions,
 };
 use acs_chat_emulator::Emulator;
 
@@ -26,7 +26,10 @@ fn quickstart_runs_over_https_with_emulator_ca() {
     let identity = CommunicationIdentityClient::from_connection_string_with_options(
         &emu.connection_string(),
         CommunicationIdentityClientOptions {
-            root_certificates: vec![ca.clone()],
+            transport_options: TransportOptions {
+                root_certificates: vec![ca.clone()],
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -42,7 +45,10 @@ fn quickstart_runs_over_https_with_emulator_ca() {
         &identity.endpoint(),
         CommunicationTokenCredential::new(token.token).expect("credential"),
         ChatClientOptions {
-            root_certificates: vec![ca],
+            transport_options: TransportOptions {
+                root_certificates: vec![ca],
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -130,7 +136,10 @@ fn https_without_ca_is_refused_and_junk_ca_is_invalid_argument() {
         &emu.endpoint(),
         CommunicationTokenCredential::new(token).expect("credential"),
         ChatClientOptions {
-            root_certificates: vec!["not a certificate".into()],
+            transport_options: TransportOptions {
+                root_certificates: vec!["not a certificate".into()],
+                ..Default::default()
+            },
             ..Default::default()
         },
     );
@@ -147,7 +156,10 @@ fn https_without_ca_is_refused_and_junk_ca_is_invalid_argument() {
     let junk = CommunicationIdentityClient::from_connection_string_with_options(
         &emu.connection_string(),
         CommunicationIdentityClientOptions {
-            root_certificates: vec![String::new()],
+            transport_options: TransportOptions {
+                root_certificates: vec![String::new()],
+                ..Default::default()
+            },
             ..Default::default()
         },
     );

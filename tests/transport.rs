@@ -130,8 +130,11 @@ fn transport_with_client_settings_is_invalid_argument() {
     let emu = Emulator::start().expect("emulator");
     let transport = Transport::new(TransportOptions::default()).expect("transport");
     let options = ChatClientOptions {
+        transport_options: TransportOptions {
+            call_timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
         transport: Some(transport),
-        call_timeout: std::time::Duration::from_secs(1),
         ..Default::default()
     };
     let credential = CommunicationTokenCredential::new(emu.user_with_token().1).expect("token");
@@ -140,10 +143,66 @@ fn transport_with_client_settings_is_invalid_argument() {
         matches!(
             r,
             Err(Error::InvalidArgument {
-                name: "transport",
+                name: "transport_options",
                 ..
             })
         ),
         "{r:?}"
+    );
+}
+
+/// The identity client follows the same rule: settings on both a shared transport and the
+/// client are refused by name, before any request.
+#[test]
+fn identity_transport_with_client_settings_is_invalid_argument() {
+    let emu = Emulator::start().expect("emulator");
+    let options = CommunicationIdentityClientOptions {
+        transport_options: TransportOptions {
+            allow_insecure_http: true,
+            ..Default::default()
+        },
+        transport: Some(Transport::new(TransportOptions::default()).expect("transport")),
+        ..Default::default()
+    };
+    let before = emu.request_count();
+    let r = CommunicationIdentityClient::from_connection_string_with_options(
+        &emu.connection_string(),
+        options,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(Error::InvalidArgument {
+                name: "transport_options",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(emu.request_count(), before, "a request was sent");
+}
+
+/// The identity client's embedded options carry the body limit the chat client has: a
+/// response past it is `BodyTooLarge`, not an allocation.
+#[test]
+fn identity_max_response_body_is_enforced() {
+    let emu = Emulator::start().expect("emulator");
+    let options = CommunicationIdentityClientOptions {
+        transport_options: TransportOptions {
+            max_response_body: 16,
+            retry: acs_chat::RetryOptions::none(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let identity = CommunicationIdentityClient::from_connection_string_with_options(
+        &emu.connection_string(),
+        options,
+    )
+    .expect("client");
+    let r = identity.create_user();
+    assert!(
+        matches!(r, Err(Error::BodyTooLarge { limit: 16 })),
+        "create_user with a 16-byte body limit gave {r:?}"
     );
 }

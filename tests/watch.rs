@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use acs_chat::{
     ChatClient, ChatClientOptions, ChatMessage, ChatParticipant, ChatThreadClient,
-    CommunicationIdentifier, Error, RetryOptions, ThreadEvent, UpdateMessageOptions, WatchCursor,
-    WatchOptions,
+    CommunicationIdentifier, Error, RetryOptions, ThreadEvent, TransportOptions,
+    UpdateMessageOptions, WatchCursor, WatchOptions,
 };
 use acs_chat_emulator::{Emulator, Faults};
 use common::{chaos_faults, chat_client, chat_client_with, new_thread_client};
@@ -253,11 +253,14 @@ fn busy_thread_is_heard_exactly_once(faults: Option<Faults>, senders: usize, ops
     let emu = Arc::new(Emulator::start().expect("emulator"));
     let (_u, token) = emu.user_with_token();
     let options = ChatClientOptions {
-        call_timeout: Duration::from_secs(20),
-        retry: RetryOptions {
-            max_retries: 5,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
+        transport_options: TransportOptions {
+            call_timeout: Duration::from_secs(20),
+            retry: RetryOptions {
+                max_retries: 5,
+                initial_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
+            ..Default::default()
         },
         ..Default::default()
     };

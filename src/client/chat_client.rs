@@ -92,7 +92,8 @@ impl ChatClient {
     ///
     /// Fails with [`Error::InvalidArgument`] (and sends nothing) when the endpoint is not an
     /// absolute `https://` URL without path, query or fragment; plain `http://` is accepted
-    /// only for loopback hosts unless [`ChatClientOptions::allow_insecure_http`] is set.
+    /// only for loopback hosts unless [`TransportOptions::allow_insecure_http`](crate::TransportOptions::allow_insecure_http)
+    /// is set in [`ChatClientOptions::transport_options`].
     ///
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
@@ -115,11 +116,11 @@ impl ChatClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
     /// use std::time::Duration;
-    /// use acs_chat::{ChatClient, ChatClientOptions, CommunicationTokenCredential};
+    /// use acs_chat::{ChatClient, ChatClientOptions, CommunicationTokenCredential, TransportOptions};
     ///
     /// let options = ChatClientOptions {
     ///     api_version: "2024-03-07".into(),
-    ///     call_timeout: Duration::from_secs(5),
+    ///     transport_options: TransportOptions { call_timeout: Duration::from_secs(5), ..Default::default() },
     ///     ..Default::default()
     /// };
     /// let chat = ChatClient::with_options(&emu.endpoint(), CommunicationTokenCredential::new(token)?, options)?;

@@ -78,8 +78,7 @@ impl ClientInner {
         options: ChatClientOptions,
     ) -> Result<Self> {
         options.check_api_version()?;
-        let transport =
-            Transport::for_client(options.transport.clone(), options.transport_options())?;
+        let transport = Transport::for_client(options.transport, options.transport_options)?;
         let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
         let pipeline = transport.pipeline;
         let base = endpoint.base();

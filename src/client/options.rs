@@ -1,14 +1,10 @@
 //! Client options and the per-call options of every operation.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::http::{
-    RetryOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY,
-};
 use crate::models::{ChatMessageType, ChatParticipant, ChatRetentionPolicy};
 use crate::transport::{Transport, TransportOptions};
 
@@ -20,15 +16,19 @@ pub(crate) const MAX_PAGE_SIZE: i32 = 200;
 
 /// How a [`ChatClient`](crate::ChatClient) talks to the service.
 ///
-/// Build with `..Default::default()` and change what you need:
+/// Build with `..Default::default()` and change what you need; the connection settings
+/// (retry, timeouts, body limit, TLS roots) are the embedded [`TransportOptions`]:
 ///
 /// ```
 /// use std::time::Duration;
-/// use acs_chat::{ChatClientOptions, RetryOptions};
+/// use acs_chat::{ChatClientOptions, RetryOptions, TransportOptions};
 ///
 /// let options = ChatClientOptions {
-///     call_timeout: Duration::from_secs(10),
-///     retry: RetryOptions { max_retries: 5, ..Default::default() },
+///     transport_options: TransportOptions {
+///         call_timeout: Duration::from_secs(10),
+///         retry: RetryOptions { max_retries: 5, ..Default::default() },
+///         ..Default::default()
+///     },
 ///     ..Default::default()
 /// };
 /// assert_eq!(options.api_version, "2025-03-15");
@@ -48,36 +48,24 @@ pub(crate) const MAX_PAGE_SIZE: i32 = 200;
 ///
 /// # Timeouts
 ///
-/// `call_timeout` bounds a whole call: every attempt, every wait between attempts and the
-/// reading of the response body. A stalled server cannot block a caller past it.
+/// [`TransportOptions::call_timeout`] bounds a whole call: every attempt, every wait between
+/// attempts and the reading of the response body. A stalled server cannot block a caller
+/// past it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatClientOptions {
     /// The chat api-version sent with every request. Default: `"2025-03-15"`. Older stable
     /// versions (`"2024-03-07"`, `"2023-11-07"`, `"2021-09-07"`) lack some fields (thread
     /// metadata, retention policy, participant metadata).
     pub api_version: String,
-    /// How failed attempts are retried. Default: [`RetryOptions::default`] (3 retries,
-    /// 800 ms initial delay, 30 s maximum delay).
-    pub retry: RetryOptions,
-    /// The longest wait for a new connection to be set up. Default: 10 s.
-    pub connect_timeout: Duration,
-    /// The longest a whole call may take, retries included. Default: 60 s.
-    pub call_timeout: Duration,
-    /// The largest response body accepted, in bytes; a larger one is
-    /// [`Error::BodyTooLarge`]. Default: 16 MiB.
-    pub max_response_body: u64,
-    /// Allow plain `http://` endpoints on hosts other than loopback. Tokens then travel
-    /// unencrypted; only for test networks. Default: `false` (`http://` only to 127.0.0.0/8,
-    /// `::1` and `localhost`).
-    pub allow_insecure_http: bool,
-    /// Root certificates (PEM text, each entry one or more `CERTIFICATE`s) trusted for
-    /// `https://` instead of the public roots, e.g. the emulator's development CA
-    /// (`Emulator::ca_pem()`). Verification stays on. Default: empty (the public roots).
-    pub root_certificates: Vec<String>,
+    /// The settings of the client's own connection pool: retry, connect and call timeouts,
+    /// the response body limit, `allow_insecure_http` and root certificates. Default:
+    /// [`TransportOptions::default`]. Must stay at its default when
+    /// [`transport`](Self::transport) is set.
+    pub transport_options: TransportOptions,
     /// A connection pool shared with other clients (see [`Transport`]). When set, it brings
-    /// the retry, timeout, body-limit and `allow_insecure_http` settings, and the fields above
-    /// must stay at their defaults (else [`Error::InvalidArgument`] names `transport`).
-    /// Default: `None`, a pool of the client's own.
+    /// its own settings, and [`transport_options`](Self::transport_options) must stay at its
+    /// default (else [`Error::InvalidArgument`] names `transport_options`). Default: `None`,
+    /// a pool of the client's own.
     pub transport: Option<Transport>,
 }
 
@@ -85,30 +73,13 @@ impl Default for ChatClientOptions {
     fn default() -> Self {
         ChatClientOptions {
             api_version: DEFAULT_API_VERSION.to_string(),
-            retry: RetryOptions::default(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            call_timeout: DEFAULT_CALL_TIMEOUT,
-            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
-            allow_insecure_http: false,
-            root_certificates: Vec::new(),
+            transport_options: TransportOptions::default(),
             transport: None,
         }
     }
 }
 
 impl ChatClientOptions {
-    /// The client's own transport settings.
-    pub(crate) fn transport_options(&self) -> TransportOptions {
-        TransportOptions {
-            retry: self.retry.clone(),
-            connect_timeout: self.connect_timeout,
-            call_timeout: self.call_timeout,
-            max_response_body: self.max_response_body,
-            allow_insecure_http: self.allow_insecure_http,
-            root_certificates: self.root_certificates.clone(),
-        }
-    }
-
     /// Checks the api-version.
     pub(crate) fn check_api_version(&self) -> Result<()> {
         let version_ok = !self.api_version.is_empty()
@@ -129,7 +100,7 @@ impl ChatClientOptions {
     #[cfg(test)]
     pub(crate) fn to_pipeline_options(&self) -> Result<crate::http::PipelineOptions> {
         self.check_api_version()?;
-        self.transport_options().to_pipeline_options()
+        self.transport_options.to_pipeline_options()
     }
 }
 
@@ -413,6 +384,8 @@ pub(crate) fn check_participants(participants: &[ChatParticipant]) -> Result<()>
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// The documented defaults are the real ones.
@@ -420,11 +393,14 @@ mod tests {
     fn chat_client_options_default_is_documented() {
         let o = ChatClientOptions::default();
         assert_eq!(o.api_version, "2025-03-15");
-        assert_eq!(o.connect_timeout, Duration::from_secs(10));
-        assert_eq!(o.call_timeout, Duration::from_secs(60));
-        assert_eq!(o.max_response_body, 16 * 1024 * 1024);
-        assert!(!o.allow_insecure_http);
-        assert_eq!(o.retry, RetryOptions::default());
+        let t = &o.transport_options;
+        assert_eq!(t.connect_timeout, Duration::from_secs(10));
+        assert_eq!(t.call_timeout, Duration::from_secs(60));
+        assert_eq!(t.max_response_body, 16 * 1024 * 1024);
+        assert!(!t.allow_insecure_http);
+        assert!(t.root_certificates.is_empty());
+        assert_eq!(t.retry, crate::RetryOptions::default());
+        assert_eq!(o.transport, None);
     }
 
     /// Unusable options are rejected by name.
@@ -447,21 +423,30 @@ mod tests {
             ),
             (
                 ChatClientOptions {
-                    call_timeout: Duration::ZERO,
+                    transport_options: TransportOptions {
+                        call_timeout: Duration::ZERO,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 "call_timeout",
             ),
             (
                 ChatClientOptions {
-                    connect_timeout: Duration::ZERO,
+                    transport_options: TransportOptions {
+                        connect_timeout: Duration::ZERO,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 "connect_timeout",
             ),
             (
                 ChatClientOptions {
-                    max_response_body: 0,
+                    transport_options: TransportOptions {
+                        max_response_body: 0,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 "max_response_body",

@@ -53,9 +53,12 @@ impl RetryOptions {
     /// ```
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let (_user, token) = emu.user_with_token();
-    /// use acs_chat::{ChatClient, ChatClientOptions, CommunicationTokenCredential, RetryOptions};
+    /// use acs_chat::{ChatClient, ChatClientOptions, CommunicationTokenCredential, RetryOptions, TransportOptions};
     ///
-    /// let options = ChatClientOptions { retry: RetryOptions::none(), ..Default::default() };
+    /// let options = ChatClientOptions {
+    ///     transport_options: TransportOptions { retry: RetryOptions::none(), ..Default::default() },
+    ///     ..Default::default()
+    /// };
     /// let chat = ChatClient::with_options(&emu.endpoint(), CommunicationTokenCredential::new(token)?, options)?;
     /// let before = emu.request_count();
     /// assert!(chat.get_chat_thread("19:unknown@thread.v2").is_err());

@@ -16,7 +16,7 @@ use crate::credential::AccessToken;
 use crate::error::{Error, Result};
 use crate::http::{
     encode_query_value, encode_segment, validate_id, Authorize, Endpoint, Method, Pipeline,
-    PipelineOptions, Request, RetryClass, RetryOptions,
+    Request, RetryClass,
 };
 use crate::models::CommunicationIdentifier;
 
@@ -25,12 +25,19 @@ pub const DEFAULT_IDENTITY_API_VERSION: &str = "2023-10-01";
 
 /// How a [`CommunicationIdentityClient`] talks to the service.
 ///
+/// The connection settings (retry, timeouts, body limit, TLS roots) are the embedded
+/// [`TransportOptions`](crate::TransportOptions). Creating a user is retried only when the
+/// service provably did not act on it (429, 503, or no connection). Plain `http://` to hosts
+/// other than loopback ones (`allow_insecure_http`) lets the signed requests be seen and
+/// replayed on the network.
+///
 /// ```
 /// use std::time::Duration;
+/// use acs_chat::TransportOptions;
 /// use acs_chat::identity::{CommunicationIdentityClient, CommunicationIdentityClientOptions};
 /// # let emu = acs_chat_emulator::Emulator::start()?;
 /// let options = CommunicationIdentityClientOptions {
-///     call_timeout: Duration::from_secs(10),
+///     transport_options: TransportOptions { call_timeout: Duration::from_secs(10), ..Default::default() },
 ///     ..Default::default()
 /// };
 /// let client = CommunicationIdentityClient::from_connection_string_with_options(
@@ -40,39 +47,28 @@ pub const DEFAULT_IDENTITY_API_VERSION: &str = "2023-10-01";
 /// # client.create_user()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommunicationIdentityClientOptions {
     /// The `api-version` query parameter. Default: [`DEFAULT_IDENTITY_API_VERSION`].
     pub api_version: String,
-    /// How failed attempts are retried. Creating a user is retried only when the service
-    /// provably did not act on it (429, 503, or no connection).
-    pub retry: RetryOptions,
-    /// The longest a whole call may take, retries included. Default: 60 s.
-    pub call_timeout: Duration,
-    /// How long to wait for a connection. Default: 10 s.
-    pub connect_timeout: Duration,
-    /// Allow plain `http://` to hosts other than loopback ones. Default: `false` (the access
-    /// key signs every request; a signed request seen on the network can be replayed).
-    pub allow_insecure_http: bool,
-    /// Root certificates (PEM text) trusted for `https://` instead of the public roots, e.g.
-    /// the emulator's development CA. Default: empty (the public roots).
-    pub root_certificates: Vec<String>,
+    /// The settings of the client's own connection pool: retry, connect and call timeouts,
+    /// the response body limit, `allow_insecure_http` and root certificates. Default:
+    /// [`TransportOptions::default`](crate::TransportOptions::default). Must stay at its
+    /// default when [`transport`](Self::transport) is set.
+    pub transport_options: crate::TransportOptions,
     /// A connection pool shared with other clients (see [`Transport`](crate::Transport)).
-    /// When set, it brings the retry, timeout and `allow_insecure_http` settings, and the
-    /// fields above must stay at their defaults. Default: `None`, a pool of the client's own.
+    /// When set, it brings its own settings, and
+    /// [`transport_options`](Self::transport_options) must stay at its default (else
+    /// [`Error::InvalidArgument`] names `transport_options`). Default: `None`, a pool of the
+    /// client's own.
     pub transport: Option<crate::Transport>,
 }
 
 impl Default for CommunicationIdentityClientOptions {
     fn default() -> Self {
-        let pipeline = PipelineOptions::default();
         CommunicationIdentityClientOptions {
             api_version: DEFAULT_IDENTITY_API_VERSION.to_owned(),
-            retry: pipeline.retry,
-            call_timeout: pipeline.call_timeout,
-            connect_timeout: pipeline.connect_timeout,
-            allow_insecure_http: false,
-            root_certificates: Vec::new(),
+            transport_options: crate::TransportOptions::default(),
             transport: None,
         }
     }
@@ -203,7 +199,10 @@ impl CommunicationIdentityClient {
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// let options = CommunicationIdentityClientOptions {
     ///     api_version: "2022-10-01".into(),
-    ///     retry: acs_chat::RetryOptions::none(),
+    ///     transport_options: acs_chat::TransportOptions {
+    ///         retry: acs_chat::RetryOptions::none(),
+    ///         ..Default::default()
+    ///     },
     ///     ..Default::default()
     /// };
     /// let client = CommunicationIdentityClient::with_options(
@@ -228,15 +227,7 @@ impl CommunicationIdentityClient {
         if options.api_version.trim().is_empty() {
             return Err(Error::invalid_argument("api_version", "must not be empty"));
         }
-        let own = crate::TransportOptions {
-            retry: options.retry,
-            connect_timeout: options.connect_timeout,
-            call_timeout: options.call_timeout,
-            allow_insecure_http: options.allow_insecure_http,
-            root_certificates: options.root_certificates,
-            ..Default::default()
-        };
-        let transport = crate::Transport::for_client(options.transport, own)?;
+        let transport = crate::Transport::for_client(options.transport, options.transport_options)?;
         let endpoint = Endpoint::parse(endpoint, transport.options().allow_insecure_http)?;
         let pipeline = transport.pipeline;
         Ok(CommunicationIdentityClient {

