@@ -5,6 +5,9 @@
 //! - [`AzureKeyCredential`]: the access key (its `Debug` hides it).
 //! - [`CommunicationTokenScope`]: what a token may be used for.
 //! - [`hmac`]: the request signing itself, a pure function.
+//! - Teams Extension (Teams Phone, api-version 2025-06-30 and later): the token exchange
+//!   ([`CommunicationIdentityClient::exchange_teams_extension_token`]) and the access
+//!   assignments (get, create or update, delete; [`TeamsExtensionAssignment`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -21,9 +24,14 @@ mod client;
 pub mod hmac;
 mod key_credential;
 mod models;
+mod teams_extension;
 
 pub use client::{
     CommunicationIdentityClient, CommunicationIdentityClientOptions, DEFAULT_IDENTITY_API_VERSION,
 };
 pub use key_credential::AzureKeyCredential;
 pub use models::CommunicationTokenScope;
+pub use teams_extension::{
+    TeamsExtensionAssignment, TeamsExtensionAssignmentRequest, TeamsExtensionExchangeRequest,
+    TeamsExtensionPrincipalType, TeamsExtensionTokenResult, TEAMS_EXTENSION_MIN_API_VERSION,
+};
