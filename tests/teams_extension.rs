@@ -420,8 +420,9 @@ fn identity_2026_examples_replay_through_client() {
                 ("GET", assignment_path)
             }
             "TeamsExtensionOperations_ExchangeToken" => {
-                let mut request = TeamsExtensionExchangeRequest::default();
-                request.properties = params["body"].as_object().cloned().expect("object body");
+                let request = TeamsExtensionExchangeRequest {
+                    properties: params["body"].as_object().cloned().expect("object body"),
+                };
                 let got = client
                     .exchange_teams_extension_token(&request)
                     .expect("exchange");

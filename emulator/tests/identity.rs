@@ -1270,7 +1270,7 @@ fn identity_2026_examples_replay_through_emulator() {
                 }
                 if op == "TeamsExtensionOperations_ExchangeToken" {
                     let id = want["identity"]["id"].as_str().unwrap_or_default();
-                    let tail = id.splitn(2, '_').nth(1).unwrap_or_default();
+                    let tail = id.split_once('_').map_or("", |(_, t)| t);
                     let expect = format!("8:acs:{}_{tail}", server.dir().resource_id());
                     assert_eq!(got["identity"]["id"], expect.as_str(), "{op}: identity");
                 }

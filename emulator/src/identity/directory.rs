@@ -165,10 +165,11 @@ impl Directory {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forgets every user (so every token issued so far stops working: its user is unknown).
-    /// The resource id, key and token counter stay.
+    /// Forgets every user (so every token issued so far stops working: its user is unknown)
+    /// and every Teams Extension assignment. The resource id, key and token counter stay.
     pub fn clear(&self) {
         self.users().clear();
+        self.assignments().clear();
     }
 
     /// Every user id the directory knows, sorted, with whether it was deleted. Never tokens.
