@@ -238,10 +238,29 @@ fn teams_extension_ops_with_old_api_version_fail_before_request() {
             other => panic!("expected an api_version InvalidArgument, got {other:?}"),
         }
     }
+    // A sentinel call from a client on the default version: the first request the server
+    // saw must be it, so none of the gated calls got through.
+    let current = CommunicationIdentityClient::with_options(
+        &base,
+        AzureKeyCredential::new("a2V5").expect("key"),
+        CommunicationIdentityClientOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
+    )
+    .expect("client");
+    let sentinel = current.delete_teams_extension_assignment(TENANT, "sentinel");
     assert_eq!(
-        rx.recv_timeout(Duration::from_millis(200)).ok(),
-        None,
-        "a request reached the server"
+        sentinel.err().and_then(|e| e.status()),
+        Some(500),
+        "sentinel call"
+    );
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the sentinel arrived");
+    assert!(
+        first.contains("/assignments/sentinel?api-version=2026-09-23"),
+        "first request the server saw: {first}"
     );
 }
 
