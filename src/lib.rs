@@ -10,6 +10,8 @@
 //! - [`models`]: what the service sends and receives.
 //! - [`CommunicationTokenCredential`] (`credential.rs`): user tokens and their refresh.
 //! - [`identity`]: users and tokens, HMAC-signed with the resource's access key.
+//!   Its Teams Extension operations (token exchange, access assignments) are in
+//!   `identity/teams_extension.rs`.
 //! - [`events`]: chat events from Event Grid webhooks: typed models, both envelopes, the
 //!   webhook handshakes and deduplication.
 //! - [`Error`] (`error.rs`): the one error type.

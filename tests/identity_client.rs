@@ -580,7 +580,13 @@ fn identity_requests_match_official_sdk_recording() {
 
     let (endpoint, seen) = capture_server();
     let key = AzureKeyCredential::new("a2V5").expect("valid key");
-    let client = CommunicationIdentityClient::new(&endpoint, key).expect("client");
+    // The recording is of the official SDK, which sends 2023-10-01 (no longer our default).
+    let options = acs_chat::identity::CommunicationIdentityClientOptions {
+        api_version: "2023-10-01".into(),
+        ..Default::default()
+    };
+    let client =
+        CommunicationIdentityClient::with_options(&endpoint, key, options).expect("client");
     let user = CommunicationIdentifier::communication_user(user_id);
     client
         .create_user_and_token(&[Scope::Chat], Some(Duration::from_secs(24 * 3600)))

@@ -918,3 +918,374 @@ fn malformed_input_answers_in_error_shape() {
         201
     );
 }
+
+/// `/access/teamsExtension/tenants/{tenant}/assignments/{object}` at `version`.
+fn assignment_target(tenant: &str, object: &str, version: &str) -> String {
+    format!(
+        "/access/teamsExtension/tenants/{}/assignments/{}?api-version={version}",
+        enc(tenant),
+        enc(object)
+    )
+}
+
+const TENANT: &str = "c70d068c-2f32-484d-9455-73070cd5aadd";
+const OBJECT: &str = "b27b64b9-39d2-44a3-869d-67700b74e805";
+const EXCHANGE: &str = "/access/teamsExtension/:exchangeAccessToken?api-version=2026-09-23";
+
+/// PUT answers 201 then 200 with the assignment, GET reads it, DELETE is 204 (also when
+/// repeated), and a missing assignment is a 404 in the service's error shape.
+#[test]
+fn teams_extension_assignment_status_codes_and_shapes() {
+    let server = Server::start();
+    let target = assignment_target(TENANT, OBJECT, "2026-09-23");
+    let resp = server.call("PUT", &target, br#"{"principalType":"resourceAccount"}"#);
+    assert_eq!(resp.status, 201, "first put: {resp:?}");
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({"objectId": OBJECT, "tenantId": TENANT, "principalType": "resourceAccount"}),
+        "created body"
+    );
+    assert_eq!(
+        resp.header("x-ms-client-request-id"),
+        Some("d75a9460-e9f1-11f1-9fea-02fc00000001"),
+        "request id echoed"
+    );
+    let resp = server.call(
+        "PUT",
+        &target,
+        br#"{"principalType":"user","clientIds":["app-1"]}"#,
+    );
+    assert_eq!(resp.status, 200, "second put: {resp:?}");
+    let resp = server.call("GET", &target, b"");
+    assert_eq!(resp.status, 200, "get: {resp:?}");
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({"objectId": OBJECT, "tenantId": TENANT, "principalType": "user", "clientIds": ["app-1"]}),
+        "replaced body"
+    );
+    let resp = server.call("DELETE", &target, b"");
+    assert_eq!((resp.status, resp.body.len()), (204, 0), "delete: {resp:?}");
+    let resp = server.call("GET", &target, b"");
+    assert_eq!(resp.status, 404, "get after delete: {resp:?}");
+    assert_eq!(resp.error_code(), "NotFound", "404 body: {resp:?}");
+    assert!(
+        resp.json()["error"]["message"].is_string(),
+        "404 has a message: {resp:?}"
+    );
+    let resp = server.call("DELETE", &target, b"");
+    assert_eq!(resp.status, 204, "repeated delete: {resp:?}");
+
+    for bad in [
+        &b""[..],
+        b"[]",
+        b"{}",
+        br#"{"principalType":"group"}"#,
+        br#"{"principalType":"user","clientIds":[1]}"#,
+    ] {
+        let resp = server.call("PUT", &target, bad);
+        assert_eq!(
+            (resp.status, resp.error_code()),
+            (400, "BadRequest".to_owned()),
+            "put {:?}: {resp:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    let resp = server.call("POST", &target, b"{}");
+    assert_eq!(resp.status, 405, "post on an assignment: {resp:?}");
+}
+
+/// Older api-versions do not have the Teams Extension routes (404); unknown ones get the
+/// usual api-version error.
+#[test]
+fn teams_extension_routes_need_2025_06_30_or_later() {
+    let server = Server::start();
+    for version in ["2025-06-30", "2026-07-22", "2026-09-23"] {
+        let resp = server.call("GET", &assignment_target("t", "o", version), b"");
+        assert_eq!(resp.status, 404, "{version}: {resp:?}");
+        assert!(
+            resp.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("assignment")),
+            "{version} reached the route: {resp:?}"
+        );
+    }
+    for version in ["2023-10-01", "2021-03-07"] {
+        let resp = server.call("GET", &assignment_target("t", "o", version), b"");
+        assert_eq!(resp.status, 404, "{version}: {resp:?}");
+        assert!(
+            !resp.json()["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("assignment"),
+            "{version} has the route: {resp:?}"
+        );
+        let resp = server.call(
+            "POST",
+            &format!("/access/teamsExtension/:exchangeAccessToken?api-version={version}"),
+            b"{}",
+        );
+        assert_eq!(resp.status, 404, "exchange at {version}: {resp:?}");
+    }
+    let resp = server.call("GET", &assignment_target("t", "o", "2099-01-01"), b"");
+    assert_eq!(
+        (resp.status, resp.error_code()),
+        (400, "UnsupportedApiVersion".to_owned()),
+        "{resp:?}"
+    );
+}
+
+/// The exchange reads the Teams Phone token from `token`, needs the user's assignment (and
+/// the token's app among its clientIds), and issues a token the directory accepts.
+#[test]
+fn teams_extension_exchange_checks_token_and_assignment() {
+    let server = Server::start();
+    let good = entra_token(&format!(
+        r#"{{"tid":"{TENANT}","oid":"{OBJECT}","appid":"app-1","exp":4102444800}}"#
+    ));
+    let body = |token: &str| serde_json::json!({ "token": token }).to_string();
+    for (bad, status) in [
+        (String::new(), 400),
+        ("{}".to_owned(), 400),
+        (r#"{"token":""}"#.to_owned(), 400),
+        (body("not-a-jwt"), 401),
+        (body(&entra_token(r#"{"oid":"o"}"#)), 401),
+        (body(&entra_token(r#"{"tid":"t","oid":"o","exp":1}"#)), 401),
+        (body(&good), 403),
+    ] {
+        let resp = server.call("POST", EXCHANGE, bad.as_bytes());
+        assert_eq!(resp.status, status, "exchange {bad:?}: {resp:?}");
+        assert!(
+            resp.json()["error"]["code"].is_string(),
+            "error shape: {resp:?}"
+        );
+    }
+    let put = server.call(
+        "PUT",
+        &assignment_target(TENANT, OBJECT, "2026-09-23"),
+        br#"{"principalType":"user","clientIds":["app-1"]}"#,
+    );
+    assert_eq!(put.status, 201, "assign: {put:?}");
+    let resp = server.call("POST", EXCHANGE, body(&good).as_bytes());
+    assert_eq!(resp.status, 200, "exchange: {resp:?}");
+    let json = resp.json();
+    let id = json["identity"]["id"].as_str().expect("identity.id");
+    assert_eq!(
+        id,
+        format!("8:acs:{}_{TENANT}_{OBJECT}", server.dir().resource_id()),
+        "identity"
+    );
+    let token = json["accessToken"]["token"]
+        .as_str()
+        .expect("accessToken.token");
+    parse_expires_on(&json["accessToken"]["expiresOn"]);
+    let caller = server.dir().validate_bearer(token).expect("token accepted");
+    assert_eq!(caller.user_id, id, "token's user");
+    let other_app = entra_token(&format!(
+        r#"{{"tid":"{TENANT}","oid":"{OBJECT}","appid":"x"}}"#
+    ));
+    let resp = server.call("POST", EXCHANGE, body(&other_app).as_bytes());
+    assert_eq!(resp.status, 403, "app not assigned: {resp:?}");
+}
+
+/// Assignments survive a restart on the same `--data-dir`.
+#[test]
+fn teams_extension_assignments_persist_with_data_dir() {
+    let dir = std::env::temp_dir().join(format!("acs-teams-ext-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let start = || {
+        let emu = Emulator::builder()
+            .access_key(&STANDARD.encode(KEY))
+            .data_dir(&dir)
+            .start()
+            .expect("emulator on the data dir");
+        let addr = emu
+            .endpoint()
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .expect("http://IP:PORT");
+        Server {
+            addr,
+            directory: None,
+            _guard: Guard::Emulator(emu),
+        }
+    };
+    let target = assignment_target(TENANT, OBJECT, "2026-09-23");
+    {
+        let server = start();
+        let resp = server.call(
+            "PUT",
+            &target,
+            br#"{"principalType":"user","clientIds":["a"]}"#,
+        );
+        assert_eq!(resp.status, 201, "put: {resp:?}");
+        let gone = assignment_target(TENANT, "gone", "2026-09-23");
+        assert_eq!(
+            server
+                .call("PUT", &gone, br#"{"principalType":"user"}"#)
+                .status,
+            201
+        );
+        assert_eq!(server.call("DELETE", &gone, b"").status, 204);
+    }
+    let server = start();
+    let resp = server.call("GET", &target, b"");
+    assert_eq!(resp.status, 200, "after restart: {resp:?}");
+    assert_eq!(
+        resp.json()["clientIds"],
+        serde_json::json!(["a"]),
+        "{resp:?}"
+    );
+    let resp = server.call("GET", &assignment_target(TENANT, "gone", "2026-09-23"), b"");
+    assert_eq!(resp.status, 404, "deleted one after restart: {resp:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every 2026-09-23 identity example replayed against the emulator: the example's request
+/// (with the state it presumes set up first, and ids of this resource where the example's
+/// belong to another) answers the example's status with a body of the example's shape.
+/// An operation without a replay here fails, so no example goes uncovered.
+#[test]
+fn identity_2026_examples_replay_through_emulator() {
+    const SUITE: &str = "identity_2026_examples_replay_through_emulator";
+    let Some(spec) = common::fixtures::dir(SUITE, &common::fixtures::SPEC) else {
+        return;
+    };
+    let folder = spec.join("identity-examples/2026-09-23");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no examples in {}", folder.display());
+    /// The keys of a JSON value, recursively: its shape without the values.
+    fn shape(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), shape(v))).collect(),
+            Value::Array(a) => a.iter().map(shape).collect(),
+            _ => Value::Null,
+        }
+    }
+    let mut covered = Vec::new();
+    for file in &files {
+        let server = Server::start();
+        let example: Value =
+            serde_json::from_slice(&std::fs::read(file).expect("read example")).expect("JSON");
+        let op = example["operationId"].as_str().expect("operationId");
+        let p = &example["parameters"];
+        let version = p["api-version"].as_str().expect("api-version");
+        let text = |name: &str| p[name].as_str().unwrap_or_default().to_owned();
+        let (status, want) = example["responses"]
+            .as_object()
+            .and_then(|r| r.iter().next())
+            .map(|(s, r)| (s.parse::<u16>().expect("status"), r.get("body").cloned()))
+            .expect("a response");
+        let (method, target, body) = match op {
+            "IdentityOperations_Delete" | "IdentityOperations_RevokeAccessTokens" => {
+                // The example's user belongs to another resource: use one of this resource's.
+                let user = server.create_user();
+                let suffix = if op.ends_with("Delete") {
+                    ""
+                } else {
+                    "/:revokeAccessTokens"
+                };
+                let method = if op.ends_with("Delete") {
+                    "DELETE"
+                } else {
+                    "POST"
+                };
+                let target = format!("/identities/{}{suffix}?api-version={version}", enc(&user));
+                (method, target, Vec::new())
+            }
+            "TeamsExtensionOperations_GetAssignment"
+            | "TeamsExtensionOperations_DeleteAssignment" => {
+                let target = assignment_target(&text("tenantId"), &text("objectId"), version);
+                // Both presume the assignment exists (the delete's 204 would hide a miss).
+                let principal = want
+                    .as_ref()
+                    .map_or(Value::from("user"), |w| w["principalType"].clone());
+                let setup = serde_json::json!({ "principalType": principal });
+                let put = server.call("PUT", &target, setup.to_string().as_bytes());
+                assert_eq!(put.status, 201, "{op} setup: {put:?}");
+                let method = if op.ends_with("GetAssignment") {
+                    "GET"
+                } else {
+                    "DELETE"
+                };
+                (method, target, Vec::new())
+            }
+            "TeamsExtensionOperations_ExchangeToken" => {
+                // The identity `8:acs:<resource>_<tenant>_<object>` names the user; the
+                // free-form body gets the Teams Phone token the emulator reads.
+                let id = want.as_ref().expect("body")["identity"]["id"]
+                    .as_str()
+                    .expect("id");
+                let parts: Vec<&str> = id.rsplitn(3, '_').collect();
+                let (object, tenant) = (parts[0], parts[1]);
+                let put = server.call(
+                    "PUT",
+                    &assignment_target(tenant, object, version),
+                    br#"{"principalType":"user"}"#,
+                );
+                assert_eq!(put.status, 201, "{op} setup: {put:?}");
+                let mut body = p["body"].as_object().cloned().expect("object body");
+                body.insert(
+                    "token".into(),
+                    entra_token(&format!(r#"{{"tid":"{tenant}","oid":"{object}"}}"#)).into(),
+                );
+                let target =
+                    format!("/access/teamsExtension/:exchangeAccessToken?api-version={version}");
+                ("POST", target, Value::Object(body).to_string().into_bytes())
+            }
+            "TeamsUserOperations_ExchangeTeamsUserAccessToken" => {
+                // The example's token is a placeholder; one with its appId and userId claims.
+                let b = &p["body"];
+                let mut body = b.as_object().cloned().expect("object body");
+                body.insert(
+                    "token".into(),
+                    entra_token(&format!(
+                        r#"{{"appid":{},"oid":{}}}"#,
+                        b["appId"], b["userId"]
+                    ))
+                    .into(),
+                );
+                let target = format!("/teamsUser/:exchangeAccessToken?api-version={version}");
+                ("POST", target, Value::Object(body).to_string().into_bytes())
+            }
+            other => panic!("{}: no replay for operation {other}", file.display()),
+        };
+        let resp = server.call(method, &target, &body);
+        assert_eq!(resp.status, status, "{op}: {resp:?}");
+        if op == "TeamsExtensionOperations_DeleteAssignment" {
+            let after = server.call("GET", &target, b"");
+            assert_eq!(after.status, 404, "{op}: assignment still there: {after:?}");
+        }
+        match &want {
+            Some(want) => {
+                let got = resp.json();
+                assert_eq!(shape(&got), shape(want), "{op}: body shape {got}");
+                if op == "TeamsExtensionOperations_GetAssignment" {
+                    assert_eq!(&got, want, "{op}: body");
+                }
+                if op == "TeamsExtensionOperations_ExchangeToken" {
+                    let id = want["identity"]["id"].as_str().unwrap_or_default();
+                    let tail = id.split_once('_').map_or("", |(_, t)| t);
+                    let expect = format!("8:acs:{}_{tail}", server.dir().resource_id());
+                    assert_eq!(got["identity"]["id"], expect.as_str(), "{op}: identity");
+                }
+            }
+            None => assert!(resp.body.is_empty(), "{op}: body {resp:?}"),
+        }
+        covered.push(
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    }
+    println!(
+        "{SUITE}: replayed {} examples: {}",
+        covered.len(),
+        covered.join(", ")
+    );
+}

@@ -20,8 +20,11 @@ use crate::http::{
 };
 use crate::models::CommunicationIdentifier;
 
-/// The Identity API version sent by default (the one the official SDKs send).
-pub const DEFAULT_IDENTITY_API_VERSION: &str = "2023-10-01";
+/// The Identity API version sent by default: the newest stable one, `2026-09-23`, which adds
+/// the Teams Extension operations. Older versions (`2023-10-01`, the one the official SDKs
+/// send, and earlier) stay selectable through
+/// [`CommunicationIdentityClientOptions::api_version`].
+pub const DEFAULT_IDENTITY_API_VERSION: &str = "2026-09-23";
 
 /// How a [`CommunicationIdentityClient`] talks to the service.
 ///
@@ -423,8 +426,13 @@ impl CommunicationIdentityClient {
         Ok(token.into())
     }
 
+    /// The configured `api-version`.
+    pub(super) fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
     /// A request for `path` (already encoded) with the client's `api-version`.
-    fn request(&self, method: Method, path: &str, retry: RetryClass) -> Request {
+    pub(super) fn request(&self, method: Method, path: &str, retry: RetryClass) -> Request {
         let url = self.inner.endpoint.url(&format!(
             "{path}?api-version={}",
             encode_query_value(&self.inner.api_version)
@@ -439,7 +447,7 @@ impl CommunicationIdentityClient {
         )
     }
 
-    fn send(&self, request: Request) -> Result<crate::http::Response> {
+    pub(super) fn send(&self, request: Request) -> Result<crate::http::Response> {
         self.inner.pipeline.send(request, self.inner.auth.as_ref())
     }
 }
@@ -500,7 +508,7 @@ mod tests {
         let client = CommunicationIdentityClient::new("https://x.example/", key).expect("valid");
         assert_eq!(
             format!("{client:?}"),
-            r#"CommunicationIdentityClient { endpoint: "https://x.example", api_version: "2023-10-01", .. }"#
+            r#"CommunicationIdentityClient { endpoint: "https://x.example", api_version: "2026-09-23", .. }"#
         );
     }
 

@@ -9,6 +9,9 @@
 //!   cache and refresh rules in [`entra`].
 //! - [`CommunicationTokenScope`]: what a token may be used for.
 //! - [`hmac`]: the request signing itself, a pure function.
+//! - Teams Extension (Teams Phone, api-version 2025-06-30 and later): the token exchange
+//!   ([`CommunicationIdentityClient::exchange_teams_extension_token`]) and the access
+//!   assignments (get, create or update, delete; [`TeamsExtensionAssignment`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,6 +50,7 @@ pub mod entra;
 pub mod hmac;
 mod key_credential;
 mod models;
+mod teams_extension;
 
 pub use client::{
     CommunicationIdentityClient, CommunicationIdentityClientOptions, DEFAULT_IDENTITY_API_VERSION,
@@ -54,3 +58,7 @@ pub use client::{
 pub use entra::TokenCredential;
 pub use key_credential::AzureKeyCredential;
 pub use models::CommunicationTokenScope;
+pub use teams_extension::{
+    TeamsExtensionAssignment, TeamsExtensionAssignmentRequest, TeamsExtensionExchangeRequest,
+    TeamsExtensionPrincipalType, TeamsExtensionTokenResult, TEAMS_EXTENSION_MIN_API_VERSION,
+};

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 
+use super::teams_extension::{self, Assignment, Assignments};
 use super::token::{self, Claims};
 use crate::auth::{AuthError, Caller, Scope};
 use crate::persist::{self, Persist};
@@ -59,6 +60,8 @@ pub struct Directory {
     /// The `seq` of the last token issued.
     last_seq: Sequence,
     users: Mutex<HashMap<String, UserRecord>>,
+    /// Teams Extension assignments by `(tenantId, objectId)`.
+    assignments: Mutex<Assignments>,
     /// With a data directory: where users, revocations and the issue counter are written.
     persist: Option<Arc<Persist>>,
 }
@@ -86,6 +89,7 @@ impl Directory {
             key,
             last_seq: Sequence::default(),
             users: Mutex::new(HashMap::new()),
+            assignments: Mutex::new(Assignments::new()),
             persist: None,
         }
     }
@@ -117,11 +121,21 @@ impl Directory {
             .meta("token_seq")?
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
+        let assignments = match db.meta(teams_extension::PERSIST_KEY)? {
+            None => Assignments::new(),
+            Some(text) => teams_extension::from_persisted(&text).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the stored Teams Extension assignments are not readable",
+                )
+            })?,
+        };
         Ok(Directory {
             resource_id,
             key,
             last_seq: Sequence::seeded(stored.max(revoked)),
             users: Mutex::new(users),
+            assignments: Mutex::new(assignments),
             persist: Some(db),
         })
     }
@@ -151,10 +165,11 @@ impl Directory {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forgets every user (so every token issued so far stops working: its user is unknown).
-    /// The resource id, key and token counter stay.
+    /// Forgets every user (so every token issued so far stops working: its user is unknown)
+    /// and every Teams Extension assignment. The resource id, key and token counter stay.
     pub fn clear(&self) {
         self.users().clear();
+        self.assignments().clear();
     }
 
     /// Every user id the directory knows, sorted, with whether it was deleted. Never tokens.
@@ -185,6 +200,54 @@ impl Directory {
             let record = users.entry(user_id.to_owned()).or_default();
             self.save_user(user_id, record);
         }
+    }
+
+    fn assignments(&self) -> std::sync::MutexGuard<'_, Assignments> {
+        // Every update is one map insert or removal, so a poisoned map is still consistent.
+        self.assignments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes every assignment (nothing without a data directory; a failed write is logged
+    /// by `write`, and the change stays in memory).
+    fn save_assignments(&self, all: &Assignments) {
+        if let Some(db) = &self.persist {
+            let text = teams_extension::to_persisted(all);
+            let _ = db.write(|tx| persist::put_meta(tx, teams_extension::PERSIST_KEY, &text));
+        }
+    }
+
+    /// The Teams Extension assignment of `object_id` in `tenant_id`.
+    pub(crate) fn assignment(&self, tenant_id: &str, object_id: &str) -> Option<Assignment> {
+        self.assignments()
+            .get(&(tenant_id.to_owned(), object_id.to_owned()))
+            .cloned()
+    }
+
+    /// Creates or replaces an assignment; `true` when it was created.
+    pub(crate) fn put_assignment(
+        &self,
+        tenant_id: &str,
+        object_id: &str,
+        assignment: Assignment,
+    ) -> bool {
+        let mut all = self.assignments();
+        let created = all
+            .insert((tenant_id.to_owned(), object_id.to_owned()), assignment)
+            .is_none();
+        self.save_assignments(&all);
+        created
+    }
+
+    /// Removes an assignment; `true` when there was one.
+    pub(crate) fn delete_assignment(&self, tenant_id: &str, object_id: &str) -> bool {
+        let mut all = self.assignments();
+        let removed = all
+            .remove(&(tenant_id.to_owned(), object_id.to_owned()))
+            .is_some();
+        if removed {
+            self.save_assignments(&all);
+        }
+        removed
     }
 
     /// Whether `user_id` was created here and not deleted.

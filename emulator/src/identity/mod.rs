@@ -7,6 +7,7 @@
 //! | `POST /identities/{id}/:revokeAccessTokens` | 204 |
 //! | `DELETE /identities/{id}` | 204 |
 //! | `POST /teamsUser/:exchangeAccessToken` (`{token, appId, userId}`) | 200 `{"token","expiresOn"}` |
+//! | `/access/teamsExtension/...` (2025-06-30 and later): the Teams Extension exchange and assignments, see `teams_extension` | |
 //!
 //! Every request must carry a supported `api-version` (400 otherwise) and be signed with the
 //! resource key as [`crate::hmac`] describes, or carry an Entra ID bearer token the state's
@@ -41,6 +42,7 @@ use crate::hmac::HmacError;
 use crate::wire::{check_api_version, json_response, no_content, parse_object, ApiError};
 
 mod directory;
+mod teams_extension;
 mod token;
 
 pub use directory::Directory;
@@ -108,6 +110,7 @@ pub fn routes<S: IdentityState>() -> Router<S> {
             "/teamsUser/{action}",
             post(teams_action::<S>).fallback(method_not_allowed),
         )
+        .merge(teams_extension::routes())
 }
 
 /// The 404 for an identity this resource did not create (or deleted).
@@ -450,6 +453,28 @@ async fn teams_action<S: IdentityState>(
     .await
 }
 
+/// The payload of a JWT-shaped token (`header.payload.signature`, base64url with or without
+/// padding) as a JSON object; the signature is not checked (the emulator has no Entra ID keys).
+fn decode_jwt_claims(token: &str) -> Option<Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let normalized: String = payload
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let bytes = STANDARD_NO_PAD.decode(normalized).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// The claims of a Teams user's Entra ID token that the exchange checks.
 struct EntraClaims {
     app_id: String,
@@ -461,23 +486,7 @@ impl EntraClaims {
     /// Decodes the payload of a JWT-shaped token (signature not checked: the emulator has no
     /// Entra ID keys). `None` unless it has string `appid` (or `azp`) and `oid` claims.
     fn parse(token: &str) -> Option<EntraClaims> {
-        let mut parts = token.split('.');
-        let (Some(_), Some(payload), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        let normalized: String = payload
-            .trim_end_matches('=')
-            .chars()
-            .map(|c| match c {
-                '-' => '+',
-                '_' => '/',
-                c => c,
-            })
-            .collect();
-        let bytes = STANDARD_NO_PAD.decode(normalized).ok()?;
-        let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+        let claims = decode_jwt_claims(token)?;
         let text = |name: &str| {
             claims
                 .get(name)
