@@ -307,7 +307,7 @@ impl EmulatorBuilder {
         let (directory, chat) = match db {
             Some(db) => {
                 if stored.is_none() {
-                    db.write(|tx| {
+                    db.write("store the access key", |tx| {
                         persist::put_meta(tx, "access_key", &access_key)?;
                         persist::put_meta(tx, "resource_id", &resource_id)
                     })
@@ -501,8 +501,14 @@ impl Emulator {
 
     /// Forgets every user, token, thread, message and idempotency record, as
     /// `POST /emulator/reset` does; the access key, CA and counters stay.
-    pub fn reset(&self) {
-        self.state.reset()
+    ///
+    /// # Errors
+    /// With a data directory: its database refused the write (nothing was forgotten then).
+    pub fn reset(&self) -> io::Result<()> {
+        self.state.reset().map_err(|e| match e {
+            crate::store::StoreError::Storage(m) => io::Error::other(m),
+            other => io::Error::other(format!("{other:?}")),
+        })
     }
 
     /// What `GET /emulator/state` answers: `counts`, `users` (ids, deleted or not) and
@@ -513,7 +519,7 @@ impl Emulator {
     /// let user = emu.create_user();
     /// assert_eq!(emu.state()["counts"]["users"], 1);
     /// assert_eq!(emu.state()["users"][0]["id"], user.as_str());
-    /// emu.reset();
+    /// emu.reset()?;
     /// assert_eq!(emu.state()["counts"]["users"], 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
