@@ -201,17 +201,18 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Enforces the service's documented per-operation rates (10 sends per 10 s per thread,
-    /// 50 list-messages and 5 typing notifications per 10 s per user and thread), answering
-    /// 429 with `Retry-After` and `retry-after-ms`. Default: off.
+    /// Enforces the service's documented per-operation rates (every chat and identity rate
+    /// of its service-limits page, for example 10 sends per 10 s and 30 per minute per thread,
+    /// 50 list-messages per 10 s per user and thread; the emulator's README has the table),
+    /// answering 429 with `Retry-After` and `retry-after-ms`. Default: off.
     pub fn rate_limits(mut self, on: bool) -> Self {
         self.rate_limits = on.then_some(crate::ratelimit::SERVICE_WINDOW);
         self
     }
 
-    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay),
-    /// so a test of a throttled loop runs quickly: `Duration::from_millis(100)` allows 10
-    /// sends per 100 ms per thread.
+    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay;
+    /// a minute becomes six windows, 30 s three), so a test of a throttled loop runs quickly:
+    /// `Duration::from_millis(100)` allows 10 sends per 100 ms and 30 per 600 ms per thread.
     pub fn rate_limit_window(mut self, window: Duration) -> Self {
         self.rate_limits = Some(window);
         self
