@@ -44,6 +44,9 @@ fn send_loop_rides_through_rate_limits_with_retries() {
     println!("1,000 sends took {requests} requests (429s retried)");
 }
 
+/// One loop's call: its index in, the call made (panicking on an error).
+type Call<'a> = Box<dyn FnMut(usize) + 'a>;
+
 /// The emulator's requests served while `f` ran.
 fn requests_for(emu: &Emulator, f: impl FnOnce()) -> u64 {
     let before = emu.request_count();
@@ -83,7 +86,7 @@ fn chat_operations_ride_through_rate_limits_with_retries() {
     let guest = CommunicationIdentifier::communication_user(emu.create_user());
     let mut created = Vec::new();
     // (operation, calls: past the per-10 s count, within any per-minute one)
-    let loops: Vec<(&str, usize, Box<dyn FnMut(usize) + '_>)> = vec![
+    let loops: Vec<(&str, usize, Call<'_>)> = vec![
         (
             "update thread",
             11,

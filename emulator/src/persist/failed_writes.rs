@@ -206,11 +206,11 @@ fn chat_mutations_with_failed_writes_change_nothing() {
     }
 }
 
+/// Users (id, deleted) and what validating each token gives.
+type DirectoryView = (Vec<(String, bool)>, Vec<Result<String, AuthError>>);
+
 /// What the directory cases see: users and whether each token validates.
-fn directory_view(
-    dir: &Directory,
-    tokens: &[String],
-) -> (Vec<(String, bool)>, Vec<Result<String, AuthError>>) {
+fn directory_view(dir: &Directory, tokens: &[String]) -> DirectoryView {
     let valid = tokens
         .iter()
         .map(|t| dir.validate_bearer(t).map(|c| c.user_id))
