@@ -48,11 +48,13 @@ async fn verify(state: &AppState, req: Request) -> Result<Bytes, ApiError> {
 
 async fn reset(State(state): State<AppState>, req: Request) -> Response {
     match verify(&state, req).await {
-        Ok(_) => {
-            state.reset();
-            log::info!("emulator state reset");
-            no_content()
-        }
+        Ok(_) => match state.reset() {
+            Ok(()) => {
+                log::info!("emulator state reset");
+                no_content()
+            }
+            Err(e) => ApiError::from(e).into_response(),
+        },
         Err(e) => e.into_response(),
     }
 }

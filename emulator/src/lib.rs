@@ -56,8 +56,10 @@ pub use server::{Emulator, EmulatorBuilder};
 
 /// The router every connection is served by.
 fn app(state: state::AppState) -> axum::Router {
+    let identity_rate =
+        axum::middleware::from_fn_with_state(state.clone(), ratelimit::identity_rate);
     axum::Router::new()
-        .merge(identity::routes::<state::AppState>())
+        .merge(identity::routes::<state::AppState>().route_layer(identity_rate))
         .merge(admin::routes())
         .fallback(chat::dispatch)
         .with_state(state)

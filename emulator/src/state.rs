@@ -114,10 +114,14 @@ impl AppState {
 
     /// Forgets every user, token, thread, message and idempotency record; the key and the
     /// counters stay.
-    pub(crate) fn reset(&self) {
-        self.0.chat.reset();
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing was forgotten then.
+    pub(crate) fn reset(&self) -> Result<(), crate::store::StoreError> {
+        self.0.chat.reset()?;
         self.0.directory.clear();
         self.0.rate_limits.clear();
+        Ok(())
     }
 
     /// Publishes the events of one mutation (never waits for delivery).

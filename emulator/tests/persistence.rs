@@ -346,3 +346,114 @@ fn kill_during_concurrent_sends_loses_no_acknowledged_message() {
         messages.len() - 2
     );
 }
+
+/// Makes every write to the emulator's database in `dir` fail (triggers that abort), until
+/// the returned connection drops them with [`allow_writes`].
+fn refuse_writes(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("emulator.sqlite3")).expect("open the db");
+    for table in ["meta", "users", "threads", "messages", "idempotency"] {
+        for op in ["INSERT", "UPDATE", "DELETE"] {
+            conn.execute_batch(&format!(
+                "CREATE TRIGGER refuse_{op}_{table} BEFORE {op} ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'injected write failure'); END;"
+            ))
+            .expect("create a refusing trigger");
+        }
+    }
+    conn
+}
+
+fn allow_writes(conn: &rusqlite::Connection) {
+    for table in ["meta", "users", "threads", "messages", "idempotency"] {
+        for op in ["INSERT", "UPDATE", "DELETE"] {
+            conn.execute_batch(&format!("DROP TRIGGER refuse_{op}_{table}"))
+                .expect("drop a refusing trigger");
+        }
+    }
+}
+
+/// Chat calls whose write the database refuses answer 500 `InternalServerError`, leave the
+/// thread as the wire showed it, and a restart shows the same.
+#[test]
+fn chat_calls_with_failed_writes_answer_500_and_change_nothing() {
+    let dir = TempDir::new("failed-writes");
+    let emu = start(&dir.0);
+    let a = Client::new(&emu);
+    let b = Client::new(&emu);
+    let tid = a.create_thread("Before", &[&b.user]);
+    let mid = a.send(&tid, "kept");
+    let t = enc(&tid);
+    let c = emu.create_user();
+    let before = (view(&a, &tid), emu.state());
+    let refusing = refuse_writes(&dir.0);
+    let calls: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "POST",
+            "/chat/threads".into(),
+            Some(json!({"topic": "New"})),
+        ),
+        (
+            "POST",
+            format!("/chat/threads/{t}/messages"),
+            Some(json!({"content": "lost"})),
+        ),
+        (
+            "PATCH",
+            format!("/chat/threads/{t}"),
+            Some(json!({"topic": "After"})),
+        ),
+        (
+            "PATCH",
+            format!("/chat/threads/{t}/messages/{mid}"),
+            Some(json!({"content": "edited"})),
+        ),
+        ("DELETE", format!("/chat/threads/{t}/messages/{mid}"), None),
+        (
+            "POST",
+            format!("/chat/threads/{t}/readReceipts"),
+            Some(json!({"chatMessageId": mid})),
+        ),
+        (
+            "POST",
+            format!("/chat/threads/{t}/participants/:add"),
+            Some(json!({"participants": [participant(&c, "C")]})),
+        ),
+        (
+            "POST",
+            format!("/chat/threads/{t}/participants/:remove"),
+            Some(json!({"communicationUser": {"id": b.user}})),
+        ),
+        ("DELETE", format!("/chat/threads/{t}"), None),
+    ];
+    for (method, path, body) in &calls {
+        let r = a.call(method, path, V2025, body.as_ref());
+        r.expect_error(500, "InternalServerError");
+        assert!(
+            !r.text.contains(&a.token),
+            "{method} {path}: the error shows the token: {}",
+            r.text
+        );
+    }
+    let mut after = (view(&a, &tid), emu.state());
+    assert_eq!(after.0, before.0, "the thread changed under refused writes");
+    assert_eq!(
+        after.1["threads"], before.1["threads"],
+        "/emulator/state threads changed"
+    );
+    assert_eq!(
+        after.1["users"], before.1["users"],
+        "/emulator/state users changed"
+    );
+    allow_writes(&refusing);
+    drop((emu, refusing));
+    let emu = start(&dir.0);
+    after = (view(&on(&emu, &a), &tid), emu.state());
+    assert_eq!(
+        after.0, before.0,
+        "after a restart the thread differs from what was acknowledged"
+    );
+    assert_eq!(
+        after.1["users"], before.1["users"],
+        "after a restart the users differ"
+    );
+}

@@ -206,9 +206,22 @@ fn handle(
 fn rate_limited(state: &AppState, route: &Route, method: &Method, user: &str) -> Option<Response> {
     use crate::ratelimit::Op;
     let (op, thread) = match (route, method) {
-        (Route::Messages(t), &Method::POST) => (Op::SendMessage, t),
-        (Route::Messages(t), &Method::GET) => (Op::ListMessages, t),
-        (Route::Typing(t), &Method::POST) => (Op::Typing, t),
+        (Route::Threads, &Method::POST) => (Op::CreateThread, ""),
+        (Route::Threads, &Method::GET) => (Op::GetThreads, ""),
+        (Route::Thread(_), &Method::GET) => (Op::GetThreads, ""),
+        (Route::Thread(t), &Method::PATCH) => (Op::UpdateThread, t.as_str()),
+        (Route::Thread(_), &Method::DELETE) => (Op::DeleteThread, ""),
+        (Route::Messages(t), &Method::POST) => (Op::SendMessage, t.as_str()),
+        (Route::Messages(t), &Method::GET) => (Op::ListMessages, t.as_str()),
+        (Route::Message(t, _), &Method::GET) => (Op::GetMessage, t.as_str()),
+        (Route::Message(t, _), &Method::PATCH | &Method::DELETE) => (Op::SendMessage, t.as_str()),
+        (Route::Participants(t), &Method::GET) => (Op::ListParticipants, t.as_str()),
+        (Route::AddParticipants(t) | Route::RemoveParticipant(t), &Method::POST) => {
+            (Op::Participants, t.as_str())
+        }
+        (Route::ReadReceipts(t), &Method::POST) => (Op::SendReadReceipt, t.as_str()),
+        (Route::ReadReceipts(t), &Method::GET) => (Op::ListReadReceipts, t.as_str()),
+        (Route::Typing(t), &Method::POST) => (Op::Typing, t.as_str()),
         _ => return None,
     };
     state.0.rate_limits.check(op, thread, user)

@@ -24,7 +24,7 @@ use crate::store::Sequence;
 /// The longest token lifetime the directory will encode; longer requests are clamped to it.
 const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct UserRecord {
     /// Tokens whose `seq` is at most this value are revoked (0: none).
     revoked_through: u64,
@@ -140,13 +140,39 @@ impl Directory {
         })
     }
 
-    /// Writes `user`'s record (nothing without a data directory). A failed write is logged:
-    /// the identity calls have no error to return it in, and the change stays in memory.
-    fn save_user(&self, id: &str, user: &UserRecord) {
+    /// Writes what one identity call changes, in one transaction, before memory changes:
+    /// `user`'s record (inserted into `users` once written) and the issue counter `seq`.
+    /// Nothing is written without a data directory. When the write fails nothing changes,
+    /// the failure is logged at warn with `what` (ids, never tokens or keys), and returned.
+    fn apply(
+        &self,
+        what: &str,
+        users: &mut HashMap<String, UserRecord>,
+        user: Option<(&str, UserRecord)>,
+        seq: Option<u64>,
+    ) -> std::io::Result<()> {
         if let Some(db) = &self.persist {
-            // `write` logs the failure itself.
-            let _ = db.write(|tx| persist::put_user(tx, id, user.revoked_through, user.deleted));
+            db.write(what, |tx| {
+                if let Some((id, u)) = user {
+                    persist::put_user(tx, id, u.revoked_through, u.deleted)?;
+                }
+                match seq {
+                    // Before the token exists: a later revocation must cover it after a
+                    // restart.
+                    Some(seq) => persist::put_meta_max(
+                        tx,
+                        "token_seq",
+                        i64::try_from(seq).unwrap_or(i64::MAX),
+                    ),
+                    None => Ok(()),
+                }
+            })
+            .map_err(std::io::Error::other)?;
         }
+        if let Some((id, u)) = user {
+            users.insert(id.to_owned(), u);
+        }
+        Ok(())
     }
 
     /// The resource's id, the GUID inside every user id it creates.
@@ -184,22 +210,98 @@ impl Directory {
     }
 
     /// Creates a user, `8:acs:<resourceId>_<uuid>`, and returns its id.
+    ///
+    /// With a data directory whose database refuses the write, nothing is created (the
+    /// failure is logged at warn) and the id returned names no user:
+    /// [`try_create_user`](Self::try_create_user) returns the error instead.
     pub fn create_user(&self) -> String {
+        self.try_create_user()
+            .unwrap_or_else(|_| format!("8:acs:{}_{}", self.resource_id, uuid::Uuid::nil()))
+    }
+
+    /// Creates a user and returns its id, or the data directory's write error (then nothing
+    /// is created).
+    ///
+    /// # Errors
+    /// The data directory's database refused the write.
+    pub fn try_create_user(&self) -> std::io::Result<String> {
         let id = format!("8:acs:{}_{}", self.resource_id, uuid::Uuid::new_v4());
         let mut users = self.users();
-        let record = users.entry(id.clone()).or_default();
-        self.save_user(&id, record);
-        id
+        let record = UserRecord::default();
+        self.apply(
+            &format!("create user {id}"),
+            &mut users,
+            Some((&id, record)),
+            None,
+        )?;
+        Ok(id)
+    }
+
+    /// Creates a user and issues it a token in one step: both or neither are stored. Returns
+    /// the user id, the token and its expiry (see [`issue_token`](Self::issue_token)).
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; no user or token exists then.
+    pub fn try_create_user_with_token(
+        &self,
+        scopes: &[Scope],
+        lifetime: Duration,
+    ) -> std::io::Result<(String, String, DateTime<Utc>)> {
+        let id = format!("8:acs:{}_{}", self.resource_id, uuid::Uuid::new_v4());
+        let mut users = self.users();
+        let seq = self.last_seq.next();
+        let record = UserRecord::default();
+        let what = format!("create user {id} with a token");
+        self.apply(&what, &mut users, Some((&id, record)), Some(seq))?;
+        drop(users);
+        let (token, expires_on) = self.mint(&id, scopes, lifetime, Utc::now(), seq);
+        Ok((id, token, expires_on))
     }
 
     /// Registers a user id that did not come from [`create_user`](Self::create_user), such as a
     /// Teams user (`8:orgid:<oid>`) after a token exchange. Existing records are left alone.
+    /// With a data directory whose database refuses the write nothing is registered (logged
+    /// at warn); [`try_register_user`](Self::try_register_user) returns the error.
     pub fn register_user(&self, user_id: &str) {
+        let _logged = self.try_register_user(user_id);
+    }
+
+    /// [`register_user`](Self::register_user), returning the data directory's write error.
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing is registered then.
+    pub fn try_register_user(&self, user_id: &str) -> std::io::Result<()> {
         let mut users = self.users();
-        if !users.contains_key(user_id) {
-            let record = users.entry(user_id.to_owned()).or_default();
-            self.save_user(user_id, record);
+        if users.contains_key(user_id) {
+            return Ok(());
         }
+        let what = format!("register user {user_id}");
+        self.apply(
+            &what,
+            &mut users,
+            Some((user_id, UserRecord::default())),
+            None,
+        )
+    }
+
+    /// Registers `user_id` (as [`register_user`](Self::register_user)) and issues it a token,
+    /// in one step: both or neither are stored.
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing changed then.
+    pub fn try_register_user_with_token(
+        &self,
+        user_id: &str,
+        scopes: &[Scope],
+        lifetime: Duration,
+    ) -> std::io::Result<(String, DateTime<Utc>)> {
+        let mut users = self.users();
+        let new = (!users.contains_key(user_id)).then(|| (user_id, UserRecord::default()));
+        let seq = self.last_seq.next();
+        let what = format!("register user {user_id} with a token");
+        self.apply(&what, &mut users, new, Some(seq))?;
+        drop(users);
+        Ok(self.mint(user_id, scopes, lifetime, Utc::now(), seq))
     }
 
     fn assignments(&self) -> std::sync::MutexGuard<'_, Assignments> {
@@ -207,13 +309,23 @@ impl Directory {
         self.assignments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Writes every assignment (nothing without a data directory; a failed write is logged
-    /// by `write`, and the change stays in memory).
-    fn save_assignments(&self, all: &Assignments) {
+    /// Writes `next`, every assignment after a change, then makes it the map in memory: a
+    /// write the data directory refuses (logged at warn by `write`) changes nothing.
+    fn save_assignments(
+        &self,
+        what: &str,
+        all: &mut Assignments,
+        next: Assignments,
+    ) -> std::io::Result<()> {
         if let Some(db) = &self.persist {
-            let text = teams_extension::to_persisted(all);
-            let _ = db.write(|tx| persist::put_meta(tx, teams_extension::PERSIST_KEY, &text));
+            let text = teams_extension::to_persisted(&next);
+            db.write(what, |tx| {
+                persist::put_meta(tx, teams_extension::PERSIST_KEY, &text)
+            })
+            .map_err(std::io::Error::other)?;
         }
+        *all = next;
+        Ok(())
     }
 
     /// The Teams Extension assignment of `object_id` in `tenant_id`.
@@ -224,30 +336,44 @@ impl Directory {
     }
 
     /// Creates or replaces an assignment; `true` when it was created.
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing changed then.
     pub(crate) fn put_assignment(
         &self,
         tenant_id: &str,
         object_id: &str,
         assignment: Assignment,
-    ) -> bool {
+    ) -> std::io::Result<bool> {
         let mut all = self.assignments();
-        let created = all
+        let mut next = all.clone();
+        let created = next
             .insert((tenant_id.to_owned(), object_id.to_owned()), assignment)
             .is_none();
-        self.save_assignments(&all);
-        created
+        let what = format!("put the assignment of {object_id} in tenant {tenant_id}");
+        self.save_assignments(&what, &mut all, next)?;
+        Ok(created)
     }
 
     /// Removes an assignment; `true` when there was one.
-    pub(crate) fn delete_assignment(&self, tenant_id: &str, object_id: &str) -> bool {
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing changed then.
+    pub(crate) fn delete_assignment(
+        &self,
+        tenant_id: &str,
+        object_id: &str,
+    ) -> std::io::Result<bool> {
         let mut all = self.assignments();
-        let removed = all
-            .remove(&(tenant_id.to_owned(), object_id.to_owned()))
-            .is_some();
-        if removed {
-            self.save_assignments(&all);
+        let key = (tenant_id.to_owned(), object_id.to_owned());
+        if !all.contains_key(&key) {
+            return Ok(false);
         }
-        removed
+        let mut next = all.clone();
+        next.remove(&key);
+        let what = format!("delete the assignment of {object_id} in tenant {tenant_id}");
+        self.save_assignments(&what, &mut all, next)?;
+        Ok(true)
     }
 
     /// Whether `user_id` was created here and not deleted.
@@ -256,30 +382,58 @@ impl Directory {
     }
 
     /// Revokes every token issued to `user_id` so far; tokens issued afterwards work. Returns
-    /// `false` (and does nothing) when the user does not exist.
+    /// `false` (and does nothing) when the user does not exist, or when a data directory's
+    /// database refuses the write (logged at warn; [`try_revoke`](Self::try_revoke) returns
+    /// the error).
     pub fn revoke(&self, user_id: &str) -> bool {
+        self.try_revoke(user_id).unwrap_or(false)
+    }
+
+    /// [`revoke`](Self::revoke), returning the data directory's write error.
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing is revoked then.
+    pub fn try_revoke(&self, user_id: &str) -> std::io::Result<bool> {
         let mut users = self.users();
-        match users.get_mut(user_id) {
+        match users.get(user_id).copied() {
             Some(user) if !user.deleted => {
-                user.revoked_through = self.last_seq.current();
-                self.save_user(user_id, user);
-                true
+                let record = UserRecord {
+                    revoked_through: self.last_seq.current(),
+                    ..user
+                };
+                let what = format!("revoke the tokens of {user_id}");
+                self.apply(&what, &mut users, Some((user_id, record)), None)?;
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
         }
     }
 
     /// Deletes `user_id`: its tokens stop working and it can get no new ones. Returns `false`
-    /// when the user does not exist (or was already deleted).
+    /// when the user does not exist (or was already deleted), or when a data directory's
+    /// database refuses the write (logged at warn; [`try_delete_user`](Self::try_delete_user)
+    /// returns the error).
     pub fn delete_user(&self, user_id: &str) -> bool {
+        self.try_delete_user(user_id).unwrap_or(false)
+    }
+
+    /// [`delete_user`](Self::delete_user), returning the data directory's write error.
+    ///
+    /// # Errors
+    /// The data directory's database refused the write; nothing is deleted then.
+    pub fn try_delete_user(&self, user_id: &str) -> std::io::Result<bool> {
         let mut users = self.users();
-        match users.get_mut(user_id) {
+        match users.get(user_id).copied() {
             Some(user) if !user.deleted => {
-                user.deleted = true;
-                self.save_user(user_id, user);
-                true
+                let record = UserRecord {
+                    deleted: true,
+                    ..user
+                };
+                let what = format!("delete user {user_id}");
+                self.apply(&what, &mut users, Some((user_id, record)), None)?;
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
         }
     }
 
@@ -302,12 +456,52 @@ impl Directory {
     }
 
     /// [`issue_token`](Self::issue_token) with the clock passed in.
+    ///
+    /// With a data directory whose database refuses to record the issue counter, the token
+    /// returned is already expired (the failure is logged at warn), so no token the emulator
+    /// did not record works: [`try_issue_token_at`](Self::try_issue_token_at) returns the
+    /// error instead.
     pub fn issue_token_at(
         &self,
         user_id: &str,
         scopes: &[Scope],
         lifetime: Duration,
         now: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
+        self.try_issue_token_at(user_id, scopes, lifetime, now)
+            .unwrap_or_else(|_| self.mint(user_id, scopes, Duration::ZERO, now, 0))
+    }
+
+    /// [`issue_token_at`](Self::issue_token_at), returning the data directory's write error.
+    ///
+    /// # Errors
+    /// The data directory's database refused to record the issue counter; no token is issued.
+    pub fn try_issue_token_at(
+        &self,
+        user_id: &str,
+        scopes: &[Scope],
+        lifetime: Duration,
+        now: DateTime<Utc>,
+    ) -> std::io::Result<(String, DateTime<Utc>)> {
+        let seq = self.last_seq.next();
+        let mut users = HashMap::new();
+        self.apply(
+            &format!("issue a token to {user_id}"),
+            &mut users,
+            None,
+            Some(seq),
+        )?;
+        Ok(self.mint(user_id, scopes, lifetime, now, seq))
+    }
+
+    /// Signs a token with issue number `seq`.
+    fn mint(
+        &self,
+        user_id: &str,
+        scopes: &[Scope],
+        lifetime: Duration,
+        now: DateTime<Utc>,
+        seq: u64,
     ) -> (String, DateTime<Utc>) {
         let lifetime =
             chrono::Duration::from_std(lifetime.min(MAX_LIFETIME)).unwrap_or(chrono::Duration::MAX);
@@ -320,13 +514,6 @@ impl Directory {
             .timestamp_millis_opt(exp_ms)
             .single()
             .unwrap_or(expires_on);
-        let seq = self.last_seq.next();
-        if let Some(db) = &self.persist {
-            // Before the token exists: a later revocation must cover it after a restart. A
-            // failed write is logged by `write`; the token is still valid until then.
-            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-            let _ = db.write(|tx| persist::put_meta_max(tx, "token_seq", seq));
-        }
         let scope_list: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let claims = Claims {
             skypeid: user_id.strip_prefix("8:").unwrap_or(user_id).to_owned(),

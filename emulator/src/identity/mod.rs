@@ -42,7 +42,7 @@ use crate::hmac::HmacError;
 use crate::wire::{check_api_version, json_response, no_content, parse_object, ApiError};
 
 mod directory;
-mod teams_extension;
+pub(crate) mod teams_extension;
 mod token;
 
 pub use directory::Directory;
@@ -310,6 +310,15 @@ fn token_json(token: &str, expires_on: DateTime<Utc>) -> Value {
     json!({ "token": token, "expiresOn": format_expires_on(expires_on) })
 }
 
+/// The service's 500 for a write the data directory refused (already logged at warn).
+pub(super) fn storage_failed(e: std::io::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        e.to_string(),
+    )
+}
+
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     path.map(|Path(id)| id)
         .map_err(|_| ApiError::bad_request("The identity in the path is not valid."))
@@ -320,12 +329,15 @@ async fn create_identity<S: IdentityState>(State(state): State<S>, req: Request)
         let body = parse_object(&verified.body, true)?;
         let scopes = scopes_field(&body, "createTokenWithScopes")?;
         let lifetime = lifetime_field(&body)?;
-        let id = dir.create_user();
-        let mut result = json!({ "identity": { "id": id } });
-        if let Some(scopes) = scopes.filter(|s| !s.is_empty()) {
-            let (token, expires_on) = dir.issue_token(&id, &scopes, lifetime);
-            result["accessToken"] = token_json(&token, expires_on);
-        }
+        let result = match scopes.filter(|s| !s.is_empty()) {
+            Some(scopes) => {
+                let (id, token, expires_on) = dir
+                    .try_create_user_with_token(&scopes, lifetime)
+                    .map_err(storage_failed)?;
+                json!({ "identity": { "id": id }, "accessToken": token_json(&token, expires_on) })
+            }
+            None => json!({ "identity": { "id": dir.try_create_user().map_err(storage_failed)? } }),
+        };
         Ok(json_response(StatusCode::CREATED, &result))
     })
     .await
@@ -338,7 +350,7 @@ async fn delete_identity<S: IdentityState>(
 ) -> Response {
     respond(&state, req, |dir, _| {
         let id = path_id(path)?;
-        if dir.delete_user(&id) {
+        if dir.try_delete_user(&id).map_err(storage_failed)? {
             Ok(no_content())
         } else {
             Err(not_found())
@@ -369,14 +381,16 @@ async fn identity_action<S: IdentityState>(
                 if !dir.user_exists(&id) {
                     return Err(not_found());
                 }
-                let (token, expires_on) = dir.issue_token(&id, &scopes, lifetime);
+                let (token, expires_on) = dir
+                    .try_issue_token_at(&id, &scopes, lifetime, Utc::now())
+                    .map_err(storage_failed)?;
                 Ok(json_response(
                     StatusCode::OK,
                     &token_json(&token, expires_on),
                 ))
             }
             ":revokeAccessTokens" => {
-                if dir.revoke(&id) {
+                if dir.try_revoke(&id).map_err(storage_failed)? {
                     Ok(no_content())
                 } else {
                     Err(not_found())
@@ -440,11 +454,12 @@ async fn teams_action<S: IdentityState>(
             ));
         }
         let teams_user = format!("8:orgid:{}", claims.object_id);
-        dir.register_user(&teams_user);
         let lifetime = lifetime.min(Duration::from_secs(
             MAX_EXPIRES_IN_MINUTES.unsigned_abs() * 60,
         ));
-        let (token, expires_on) = dir.issue_token(&teams_user, &[Scope::Voip], lifetime);
+        let (token, expires_on) = dir
+            .try_register_user_with_token(&teams_user, &[Scope::Voip], lifetime)
+            .map_err(storage_failed)?;
         Ok(json_response(
             StatusCode::OK,
             &token_json(&token, expires_on),

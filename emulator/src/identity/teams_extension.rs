@@ -179,7 +179,9 @@ async fn upsert<S: IdentityState>(
         gate?;
         let (tenant, object) = ids(path)?;
         let assignment = parse_assignment(&parse_object(&verified.body, false)?)?;
-        let created = dir.put_assignment(&tenant, &object, assignment.clone());
+        let created = dir
+            .put_assignment(&tenant, &object, assignment.clone())
+            .map_err(super::storage_failed)?;
         let status = if created {
             StatusCode::CREATED
         } else {
@@ -222,7 +224,8 @@ async fn remove<S: IdentityState>(
     respond(&state, req, |dir, _| {
         gate?;
         let (tenant, object) = ids(path)?;
-        dir.delete_assignment(&tenant, &object);
+        dir.delete_assignment(&tenant, &object)
+            .map_err(super::storage_failed)?;
         Ok(no_content())
     })
     .await

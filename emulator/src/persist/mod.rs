@@ -176,13 +176,15 @@ impl Persist {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in one transaction and commits it.
+    /// Runs `f` in one transaction and commits it; `what` names the mutation (ids only, never
+    /// tokens or keys) for the log.
     ///
     /// # Errors
-    /// Any statement or the commit failed (nothing of `f` is stored then); the message names
-    /// the database file.
+    /// Any statement or the commit failed (nothing of `f` is stored then, and the failure is
+    /// logged at warn with `what`); the message names the database file.
     pub(crate) fn write(
         &self,
+        what: &str,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<(), String> {
         let mut conn = self.conn();
@@ -192,7 +194,7 @@ impl Persist {
         });
         result.map_err(|e| {
             let msg = format!("cannot write {}: {e}", self.path.display());
-            log::error!("{msg}");
+            log::warn!("{what} not applied: {msg}");
             msg
         })
     }
@@ -333,6 +335,14 @@ pub(crate) fn delete_messages(tx: &Transaction<'_>, tid: &str) -> rusqlite::Resu
     Ok(())
 }
 
+/// Removes every user, thread, message and idempotency record (a reset); the access key,
+/// resource id and counters stay.
+pub(crate) fn clear_all(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "DELETE FROM users; DELETE FROM threads; DELETE FROM messages; DELETE FROM idempotency;",
+    )
+}
+
 /// Records a create-thread repeatability id.
 pub(crate) fn put_idempotency(
     tx: &Transaction<'_>,
@@ -353,6 +363,9 @@ pub(crate) fn put_idempotency(
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod failed_writes;
 
 #[cfg(test)]
 mod tests {

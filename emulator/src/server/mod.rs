@@ -206,17 +206,18 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Enforces the service's documented per-operation rates (10 sends per 10 s per thread,
-    /// 50 list-messages and 5 typing notifications per 10 s per user and thread), answering
-    /// 429 with `Retry-After` and `retry-after-ms`. Default: off.
+    /// Enforces the service's documented per-operation rates (every chat and identity rate
+    /// of its service-limits page, for example 10 sends per 10 s and 30 per minute per thread,
+    /// 50 list-messages per 10 s per user and thread; the emulator's README has the table),
+    /// answering 429 with `Retry-After` and `retry-after-ms`. Default: off.
     pub fn rate_limits(mut self, on: bool) -> Self {
         self.rate_limits = on.then_some(crate::ratelimit::SERVICE_WINDOW);
         self
     }
 
-    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay),
-    /// so a test of a throttled loop runs quickly: `Duration::from_millis(100)` allows 10
-    /// sends per 100 ms per thread.
+    /// Turns the rate limits on with a window other than the service's 10 s (the counts stay;
+    /// a minute becomes six windows, 30 s three), so a test of a throttled loop runs quickly:
+    /// `Duration::from_millis(100)` allows 10 sends per 100 ms and 30 per 600 ms per thread.
     pub fn rate_limit_window(mut self, window: Duration) -> Self {
         self.rate_limits = Some(window);
         self
@@ -333,7 +334,7 @@ impl EmulatorBuilder {
         let (directory, chat) = match db {
             Some(db) => {
                 if stored.is_none() {
-                    db.write(|tx| {
+                    db.write("store the access key", |tx| {
                         persist::put_meta(tx, "access_key", &access_key)?;
                         persist::put_meta(tx, "resource_id", &resource_id)
                     })
@@ -587,8 +588,14 @@ impl Emulator {
 
     /// Forgets every user, token, thread, message and idempotency record, as
     /// `POST /emulator/reset` does; the access key, CA and counters stay.
-    pub fn reset(&self) {
-        self.state.reset()
+    ///
+    /// # Errors
+    /// With a data directory: its database refused the write (nothing was forgotten then).
+    pub fn reset(&self) -> io::Result<()> {
+        self.state.reset().map_err(|e| match e {
+            crate::store::StoreError::Storage(m) => io::Error::other(m),
+            other => io::Error::other(format!("{other:?}")),
+        })
     }
 
     /// What `GET /emulator/state` answers: `counts`, `users` (ids, deleted or not) and
@@ -599,7 +606,7 @@ impl Emulator {
     /// let user = emu.create_user();
     /// assert_eq!(emu.state()["counts"]["users"], 1);
     /// assert_eq!(emu.state()["users"][0]["id"], user.as_str());
-    /// emu.reset();
+    /// emu.reset()?;
     /// assert_eq!(emu.state()["counts"]["users"], 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```

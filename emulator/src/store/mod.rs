@@ -29,8 +29,8 @@ pub(crate) use clock::{Clock, Sequence};
 pub(crate) use event::{ChatEvent, EventKind, MessageSnapshot};
 use listing::list_messages_in;
 pub(crate) use listing::{Listing, Page, ThreadRow};
-use model::Thread;
 pub(crate) use model::{merge_metadata, Content, Message, Participant, Receipt, ThreadProps};
+use model::{Checkpoint, Thread};
 
 /// The most participants one create-thread or add-participants request may carry (the
 /// service's documented batch limit).
@@ -204,12 +204,13 @@ impl ChatStore {
     /// directory). Called with the changed thread's lock held, so writes keep its order.
     fn save(
         &self,
+        what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
     ) -> Result<(), StoreError> {
         match &self.persist {
             None => Ok(()),
             Some(db) => db
-                .write(|tx| {
+                .write(what, |tx| {
                     f(tx)?;
                     persist::put_clock(tx, self.clock.current())
                 })
@@ -217,9 +218,40 @@ impl ChatStore {
         }
     }
 
+    /// Writes thread `t`'s own row and its messages from index `from` on; when the write
+    /// fails, puts `t` back as it was at `cp`, so memory never runs ahead of the database.
+    fn commit_thread(
+        &self,
+        what: &str,
+        t: &mut Thread,
+        cp: Checkpoint,
+        from: usize,
+    ) -> Result<(), StoreError> {
+        let saved = self.save_thread(what, t, from);
+        if saved.is_err() {
+            t.roll_back(cp);
+        }
+        saved
+    }
+
+    /// Writes message `idx` of `t`; when the write fails, puts `t` back as it was at `cp`.
+    fn commit_message(
+        &self,
+        what: &str,
+        t: &mut Thread,
+        cp: Checkpoint,
+        idx: usize,
+    ) -> Result<(), StoreError> {
+        let saved = self.save_message(what, t, idx);
+        if saved.is_err() {
+            t.roll_back(cp);
+        }
+        saved
+    }
+
     /// Writes thread `t`'s own row and its messages from index `from` on.
-    fn save_thread(&self, t: &Thread, from: usize) -> Result<(), StoreError> {
-        self.save(|tx| {
+    fn save_thread(&self, what: &str, t: &Thread, from: usize) -> Result<(), StoreError> {
+        self.save(what, |tx| {
             persist::put_thread(tx, t)?;
             t.messages
                 .iter()
@@ -229,9 +261,9 @@ impl ChatStore {
     }
 
     /// Writes message `idx` of `t`.
-    fn save_message(&self, t: &Thread, idx: usize) -> Result<(), StoreError> {
+    fn save_message(&self, what: &str, t: &Thread, idx: usize) -> Result<(), StoreError> {
         match t.messages.get(idx) {
-            Some(m) => self.save(|tx| persist::put_message(tx, &t.props.id, m)),
+            Some(m) => self.save(what, |tx| persist::put_message(tx, &t.props.id, m)),
             None => Ok(()),
         }
     }
@@ -355,7 +387,7 @@ impl ChatStore {
             created_ms,
         );
         let props = t.props.clone();
-        self.save(|tx| {
+        self.save(&format!("create thread {}", props.id), |tx| {
             persist::put_thread(tx, &t)?;
             for m in &t.messages {
                 persist::put_message(tx, &props.id, m)?;
@@ -442,6 +474,7 @@ impl ChatStore {
         let me = &caller.user_id;
         self.with_member(tid, me, |t| {
             require(caller, ChatAccess::ManageThread)?;
+            let cp = t.checkpoint(None);
             let metadata = match patch.metadata {
                 None => None,
                 Some(None) => Some(None),
@@ -473,7 +506,7 @@ impl ChatStore {
                 return Ok(Vec::new());
             }
             let stamp = self.clock.next();
-            self.save_thread(t, first_new)?;
+            self.commit_thread(&format!("update thread {tid}"), t, cp, first_new)?;
             let kind = EventKind::ThreadPropertiesUpdated {
                 properties: t.props.clone(),
             };
@@ -499,12 +532,19 @@ impl ChatStore {
             return Ok(Vec::new());
         }
         let stamp = self.clock.next();
-        t.props.deleted_ms = Some(stamp);
-        t.free_contents();
-        self.save(|tx| {
-            persist::put_thread(tx, &t)?;
-            persist::delete_messages(tx, &t.props.id)
+        // Written first, applied after: the deleted thread is built aside (without copying
+        // the messages), so a failed write leaves the live thread untouched.
+        let mut gone = Thread::new(ThreadProps {
+            deleted_ms: Some(stamp),
+            ..t.props.clone()
+        });
+        gone.participants = t.participants.clone();
+        gone.free_contents();
+        self.save(&format!("delete thread {tid}"), |tx| {
+            persist::put_thread(tx, &gone)?;
+            persist::delete_messages(tx, &gone.props.id)
         })?;
+        *t = gone;
         let event = ChatEvent::in_thread(&t, EventKind::ThreadDeleted, &caller.user_id, stamp);
         Ok(vec![event])
     }
@@ -529,7 +569,7 @@ impl ChatStore {
                 new.sender_display_name,
                 new.metadata,
             );
-            if let Err(e) = self.save_message(t, idx) {
+            if let Err(e) = self.save_message(&format!("send message to {tid}"), t, idx) {
                 t.pop_last();
                 return Err(e);
             }
@@ -599,6 +639,7 @@ impl ChatStore {
                 }
                 None => None,
             };
+            let cp = t.checkpoint(Some(idx));
             let stamp = t.bump(&self.clock, idx);
             let m = t.messages.get_mut(idx).ok_or(StoreError::MessageNotFound)?;
             if let (Some(c), Content::User { message, .. }) = (patch.content, &mut m.content) {
@@ -608,7 +649,7 @@ impl ChatStore {
                 m.metadata = Some(md);
             }
             m.edited_ms = Some(stamp);
-            self.save_message(t, idx)?;
+            self.commit_message(&format!("update message {mid} in {tid}"), t, cp, idx)?;
             Ok(message_event(t, idx, EventKind::MessageEdited, me, stamp))
         })
     }
@@ -626,10 +667,11 @@ impl ChatStore {
             if t.messages.get(idx).is_some_and(|m| m.deleted_ms.is_some()) {
                 return Ok(Vec::new());
             }
+            let cp = t.checkpoint(Some(idx));
             let stamp = t.bump(&self.clock, idx);
             let m = t.messages.get_mut(idx).ok_or(StoreError::MessageNotFound)?;
             m.deleted_ms = Some(stamp);
-            self.save_message(t, idx)?;
+            self.commit_message(&format!("delete message {mid} in {tid}"), t, cp, idx)?;
             Ok(message_event(t, idx, EventKind::MessageDeleted, me, stamp))
         })
     }
@@ -672,6 +714,7 @@ impl ChatStore {
                     added.len()
                 )));
             }
+            let cp = t.checkpoint(None);
             t.participants.extend(added.iter().cloned());
             let idx = t.push_system(
                 &self.clock,
@@ -682,7 +725,7 @@ impl ChatStore {
                 },
             );
             let stamp = t.messages[idx].id;
-            self.save_thread(t, idx)?;
+            self.commit_thread(&format!("add participants to {tid}"), t, cp, idx)?;
             let events = added
                 .into_iter()
                 .map(|participant| {
@@ -708,6 +751,7 @@ impl ChatStore {
                 return Ok(Vec::new());
             };
             let mut recipients = t.recipients();
+            let cp = t.checkpoint(None);
             let participant = t.participants.remove(pos);
             let idx = t.push_system(
                 &self.clock,
@@ -718,7 +762,7 @@ impl ChatStore {
                 },
             );
             let stamp = t.messages[idx].id;
-            self.save_thread(t, idx)?;
+            self.commit_thread(&format!("remove participant from {tid}"), t, cp, idx)?;
             let mut event =
                 ChatEvent::in_thread(t, EventKind::ParticipantRemoved { participant }, me, stamp);
             // The one removed hears of it too.
@@ -742,6 +786,7 @@ impl ChatStore {
                 return Err(StoreError::MessageNotFound);
             }
             let now = self.clock.next();
+            let cp = t.checkpoint(None);
             match t.receipts.iter_mut().find(|r| &r.user == me) {
                 Some(r) => {
                     r.message_id = id;
@@ -753,7 +798,8 @@ impl ChatStore {
                     read_ms: now,
                 }),
             }
-            self.save(|tx| persist::put_thread(tx, t))?;
+            let from = t.messages.len();
+            self.commit_thread(&format!("send read receipt in {tid}"), t, cp, from)?;
             let kind = EventKind::ReadReceipt { message_id: id };
             Ok(vec![ChatEvent::in_thread(t, kind, me, now)])
         })

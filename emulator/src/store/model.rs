@@ -225,6 +225,39 @@ impl Thread {
         }
     }
 
+    /// What a mutation may change, taken before it changes anything, so a mutation whose
+    /// write failed can be taken back with [`roll_back`](Self::roll_back). `touched` is the
+    /// index of an existing message the mutation edits (its new messages are only appended).
+    /// Copies the properties, participants and receipts (at most 250 each), never the
+    /// message history.
+    pub(crate) fn checkpoint(&self, touched: Option<usize>) -> Checkpoint {
+        Checkpoint {
+            props: self.props.clone(),
+            participants: self.participants.clone(),
+            receipts: self.receipts.clone(),
+            len: self.messages.len(),
+            touched: touched.and_then(|i| self.messages.get(i).map(|m| (i, m.clone()))),
+        }
+    }
+
+    /// Puts the thread back as it was at `cp`: messages appended since are removed, the
+    /// touched message gets its old version (and its place in the listing order) back.
+    pub(crate) fn roll_back(&mut self, cp: Checkpoint) {
+        while self.messages.len() > cp.len {
+            self.pop_last();
+        }
+        if let Some((idx, old)) = cp.touched {
+            if let Some(m) = self.messages.get_mut(idx) {
+                self.by_version.remove(&(m.version, m.id));
+                self.by_version.insert((old.version, old.id), idx);
+                *m = old;
+            }
+        }
+        self.props = cp.props;
+        self.participants = cp.participants;
+        self.receipts = cp.receipts;
+    }
+
     /// Stamp of the newest message at or before `t` (the thread's activity as of `t`).
     pub(crate) fn activity_at(&self, t: i64) -> i64 {
         let n = self.messages.partition_point(|m| m.id <= t);
@@ -238,6 +271,16 @@ impl Thread {
     pub(crate) fn last_activity(&self) -> i64 {
         self.messages.last().map_or(self.props.created_ms, |m| m.id)
     }
+}
+
+/// A thread's state before a mutation: see [`Thread::checkpoint`].
+#[derive(Debug)]
+pub(crate) struct Checkpoint {
+    props: ThreadProps,
+    participants: Vec<Participant>,
+    receipts: Vec<Receipt>,
+    len: usize,
+    touched: Option<(usize, Message)>,
 }
 
 /// What a metadata patch would leave: each key in `patch` takes its value, except that an
