@@ -380,6 +380,33 @@ impl Inner {
     }
 }
 
+/// Waits on `refreshed` for a running refresh to end, no later than `deadline` (a call that
+/// began at `started`): past it, [`Error::Timeout`] with nothing sent. Shared by every token
+/// cache (ACS user tokens here, Entra ID tokens in `identity::entra`).
+pub(crate) fn wait_for_refresh<'a, T>(
+    refreshed: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+    started: Instant,
+) -> Result<MutexGuard<'a, T>> {
+    let Some(deadline) = deadline else {
+        return Ok(refreshed
+            .wait(guard)
+            .unwrap_or_else(PoisonError::into_inner));
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Error::Timeout {
+            after: started.elapsed(),
+            sent: false,
+        });
+    }
+    let (guard, _) = refreshed
+        .wait_timeout(guard, left)
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(guard)
+}
+
 impl Inner {
     /// Waits for the running refresh to end, no later than `deadline`.
     fn wait<'a>(
@@ -388,24 +415,7 @@ impl Inner {
         deadline: Option<Instant>,
         started: Instant,
     ) -> Result<MutexGuard<'a, State>> {
-        let Some(deadline) = deadline else {
-            return Ok(self
-                .refreshed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner));
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout {
-                after: started.elapsed(),
-                sent: false,
-            });
-        }
-        let (state, _) = self
-            .refreshed
-            .wait_timeout(state, left)
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(state)
+        wait_for_refresh(&self.refreshed, state, deadline, started)
     }
 
     /// Runs the refresher once (the caller has set `refreshing`) and stores what it returned.

@@ -215,24 +215,7 @@ impl BearerAuthorizer {
         deadline: Option<Instant>,
         started: Instant,
     ) -> Result<MutexGuard<'a, Cache>> {
-        let Some(deadline) = deadline else {
-            return Ok(self
-                .refreshed
-                .wait(cache)
-                .unwrap_or_else(PoisonError::into_inner));
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout {
-                after: started.elapsed(),
-                sent: false,
-            });
-        }
-        let (cache, _) = self
-            .refreshed
-            .wait_timeout(cache, left)
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(cache)
+        crate::credential::wait_for_refresh(&self.refreshed, cache, deadline, started)
     }
 
     /// Asks the credential (this thread set `refreshing`), stores the outcome and wakes the
