@@ -24,38 +24,9 @@ cargo build -q --release -p acs-chat-emulator
 # shellcheck source=start-emulator.sh
 source "$root/.ci/start-emulator.sh"
 
-# run_flow <label> [emulator flags]: flow.mjs against a fresh emulator; its last line in
-# $summary. Over https node trusts the emulator's CA (NODE_EXTRA_CA_CERTS) and the flow runs
-# with no http workaround (no ACS_ALLOW_HTTP: no allowInsecureConnection, no URL policies).
-run_flow() {
-    local label=$1
-    shift
-    start_emulator "$label" "$@"
-    local out status
-    out=$(mktemp)
-    EMU_TEMP_FILES="$EMU_TEMP_FILES $out"
-    set +e
-    if [ -n "$EMU_CA_CERT" ]; then
-        NODE_EXTRA_CA_CERTS="$EMU_CA_CERT" ACS_RETRY_TOTAL=0 ACS_ENDPOINT="$EMU_ENDPOINT" \
-            ACS_CONNECTION_STRING="$EMU_CONNECTION_STRING" node "$dir/flow.mjs" | tee "$out"
-    else
-        ACS_ALLOW_HTTP=1 ACS_RETRY_TOTAL=0 ACS_ENDPOINT="$EMU_ENDPOINT" \
-            ACS_CONNECTION_STRING="$EMU_CONNECTION_STRING" node "$dir/flow.mjs" | tee "$out"
-    fi
-    status=${PIPESTATUS[0]}
-    set -e
-    summary=$(tail -n 1 "$out")
-    if [ "$status" -ne 0 ] || [ "$summary" != "$expected" ]; then
-        echo "$label: FAILED (exit $status, last line: $summary, expected: $expected); emulator log:"
-        tail -n 50 "$EMU_LOG"
-        exit 1
-    fi
-    stop_emulator
-}
-
-run_flow conformance-js
+run_flow conformance-js "$expected" -- node "$dir/flow.mjs"
 http_summary=$summary
-run_flow conformance-js-https --tls
+run_flow conformance-js-https "$expected" --tls -- node "$dir/flow.mjs"
 https_summary=$summary
 versions=$(cd "$dir" && node -e 'const fs = require("fs");
 console.log(["chat", "identity", "common"].map((n) => `@azure/communication-${n} ` +

@@ -11,6 +11,15 @@
 # caller appends to EMU_TEMP_FILES (space-separated, no spaces inside paths), then runs the
 # caller's EMU_EXIT_HOOK (a command, if set: for what else the caller must stop on exit). On
 # failure it prints "<label>: ..." with the emulator's log and exits 1.
+#
+#   run_flow <label> <expected last line, or "" for any> <emulator flags...> -- <command...>
+#
+# runs an official SDK's flow against a fresh emulator: the command gets ACS_ENDPOINT,
+# ACS_CONNECTION_STRING and ACS_RETRY_TOTAL=0, and then either ACS_ALLOW_HTTP=1 (plain http,
+# the flows' documented workaround) or, with --tls, the emulator's CA for every SDK
+# (ACS_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS) and no http workaround. Its last
+# line goes to $summary; a non-zero exit or another last line prints the emulator's log and
+# exits.
 
 EMU_TEMP_FILES="${EMU_TEMP_FILES:-}"
 
@@ -79,4 +88,36 @@ start_emulator() {
         echo "$label: the ready line lacks endpoint or connection_string: $line"
         exit 1
     fi
+}
+
+run_flow() {
+    local label=$1 expected=$2
+    shift 2
+    local flags=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        flags+=("$1")
+        shift
+    done
+    shift
+    start_emulator "$label" "${flags[@]}"
+    local out status
+    out=$(mktemp)
+    EMU_TEMP_FILES="$EMU_TEMP_FILES $out"
+    local mode=(ACS_ALLOW_HTTP=1)
+    if [ -n "$EMU_CA_CERT" ]; then
+        mode=(ACS_CA_BUNDLE="$EMU_CA_CERT" REQUESTS_CA_BUNDLE="$EMU_CA_CERT"
+            NODE_EXTRA_CA_CERTS="$EMU_CA_CERT")
+    fi
+    set +e
+    env "${mode[@]}" ACS_RETRY_TOTAL=0 ACS_ENDPOINT="$EMU_ENDPOINT" \
+        ACS_CONNECTION_STRING="$EMU_CONNECTION_STRING" "$@" | tee "$out"
+    status=${PIPESTATUS[0]}
+    set -e
+    summary=$(tail -n 1 "$out")
+    if [ "$status" -ne 0 ] || { [ -n "$expected" ] && [ "$summary" != "$expected" ]; }; then
+        echo "$label: FAILED (exit $status, last line: $summary, expected: ${expected:-any}); emulator log:"
+        tail -n 50 "$EMU_LOG"
+        exit 1
+    fi
+    stop_emulator
 }
