@@ -976,6 +976,11 @@ fn handle_validation_answers_with_code() {
         out.kind,
         WebhookRequestKind::Validation { ref validation_code } if validation_code == "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"
     ));
+    assert!(
+        out.events.is_empty(),
+        "a handshake handed out as events: {:?}",
+        out.events
+    );
 
     if let Ok(dir) = samples_dir() {
         let file = dir.join("eventgrid-system/SubscriptionValidationEvent.docs.json");

@@ -379,12 +379,14 @@ impl WebhookHandler {
                     "validationResponse": code
                 }))
                 .unwrap_or_default();
+                // The handshake is not a chat event: `kind` carries its code, and `events`
+                // stays empty, so a receiver's event loop never sees it.
                 WebhookOutcome {
                     kind: WebhookRequestKind::Validation {
                         validation_code: code,
                     },
                     response,
-                    events,
+                    events: Vec::new(),
                 }
             }
             None if aeg_type.eq_ignore_ascii_case("SubscriptionValidation") => not_delivery(
