@@ -750,4 +750,76 @@ mod tests {
             assert_eq!(encode(&kept, &id), canonical);
         }
     }
+
+    /// Sub-objects read from text, where `{"id": "…"}` takes the short path: every other
+    /// shape around it still decodes as before and re-encodes exactly as received.
+    #[test]
+    fn sub_objects_read_from_text_keep_every_shape() {
+        let decode = |json: &str| {
+            KeptIdentifier::decode(&mut serde_json::Deserializer::from_str(json)).unwrap()
+        };
+        let cases = [
+            (
+                r#"{"rawId":"8:acs:u","communicationUser":{"id":"8:acs:u"}}"#,
+                "8:acs:u",
+                true,
+            ),
+            (
+                r#"{"communicationUser":{"id":"8:acs:u"},"rawId":"8:acs:u"}"#,
+                "8:acs:u",
+                true,
+            ),
+            (
+                r#"{"rawId":"8:acs:u","communicationUser":{"id":"8:acs:\u0075"}}"#,
+                "8:acs:u",
+                true,
+            ),
+            (
+                r#"{"rawId":"8:acs:u","communicationUser":{"id":"8:acs:u","x":1}}"#,
+                "8:acs:u",
+                false,
+            ),
+            (
+                r#"{"rawId":"8:acs:u","communicationUser":{"x":[1],"id":"8:acs:u"}}"#,
+                "8:acs:u",
+                false,
+            ),
+            (
+                r#"{"rawId":"8:acs:u","communicationUser":{"id":7}}"#,
+                "8:acs:u",
+                false,
+            ),
+            (
+                r#"{"rawId":"8:acs:o","communicationUser":{"id":"8:acs:u"}}"#,
+                "8:acs:u",
+                false,
+            ),
+            (
+                r#"{"phoneNumber":{"id":"x"},"communicationUser":{"id":"8:acs:u"}}"#,
+                "8:acs:u",
+                false,
+            ),
+            (
+                r#"{"communicationUser":{"id":"8:acs:u"}}"#,
+                "8:acs:u",
+                false,
+            ),
+        ];
+        for (json, raw_id, canonical) in cases {
+            let (id, kept) = decode(json);
+            assert_eq!(id, user(raw_id), "decoding {json}");
+            assert_eq!(
+                kept == KeptIdentifier::default(),
+                canonical,
+                "{json}: {kept:?}"
+            );
+            let written = kept.encode(&id, serde_json::value::Serializer).unwrap();
+            let expected: Value = if canonical {
+                serde_json::to_value(&id).unwrap()
+            } else {
+                serde_json::from_str(json).unwrap()
+            };
+            assert_eq!(written, expected, "re-encoding {json}");
+        }
+    }
 }

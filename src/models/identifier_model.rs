@@ -69,23 +69,35 @@ impl SubObject {
 
 struct SubVisitor;
 
+impl SubVisitor {
+    /// Reads the rest of a sub-object into `sub`, starting with the already-read `key`.
+    fn rest<'de, A: MapAccess<'de>>(
+        mut sub: Box<SubObject>,
+        mut key: Option<Key<'de>>,
+        mut map: A,
+    ) -> Result<Box<SubObject>, A::Error> {
+        while let Some(k) = key {
+            let value: Value = map.next_value()?;
+            match SUB_KEYS.iter().position(|known| *known == k.as_str()) {
+                Some(at) => sub.known[at] = Some(value),
+                None => {
+                    sub.other.insert(k.into_string(), value);
+                }
+            }
+            key = map.next_key::<Key<'de>>()?;
+        }
+        Ok(sub)
+    }
+}
+
 impl<'de> Visitor<'de> for SubVisitor {
     type Value = Box<SubObject>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an identifier sub-object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Box<SubObject>, A::Error> {
-        let mut sub = Box::<SubObject>::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value: Value = map.next_value()?;
-            match SUB_KEYS.iter().position(|k| *k == key.as_str()) {
-                Some(at) => sub.known[at] = Some(value),
-                None => {
-                    sub.other.insert(key.into_string(), value);
-                }
-            }
-        }
-        Ok(sub)
+        let first = map.next_key::<Key<'de>>()?;
+        SubVisitor::rest(Box::default(), first, map)
     }
 }
 
@@ -94,6 +106,9 @@ impl<'de> Visitor<'de> for SubVisitor {
 /// every member), or any other JSON value, which decoding ignores and re-encoding keeps.
 enum Member<'de> {
     Text(Cow<'de, str>),
+    /// `{"id": "…"}` and nothing else, a communication user's sub-object (the common case),
+    /// read without building a sub-object: the id borrowed from the input when it can be.
+    IdOnly(Cow<'de, str>),
     // Boxed: a sub-object is ten times the size of the other variants, and the model holds
     // seven members.
     Object(Box<SubObject>),
@@ -101,6 +116,27 @@ enum Member<'de> {
 }
 
 impl Member<'_> {
+    /// An `IdOnly` as the sub-object it stands for; any other member unchanged.
+    fn expand(self) -> Self {
+        match self {
+            Member::IdOnly(_) => Member::Object(self.into_sub()),
+            other => other,
+        }
+    }
+
+    /// The sub-object of an `IdOnly` or an `Object`; an empty one for any other member.
+    fn into_sub(self) -> Box<SubObject> {
+        match self {
+            Member::IdOnly(id) => {
+                let mut sub = Box::<SubObject>::default();
+                sub.known[0] = Some(Value::String(id.into_owned()));
+                sub
+            }
+            Member::Object(sub) => sub,
+            _ => Box::default(),
+        }
+    }
+
     fn as_str(&self) -> Option<&str> {
         match self {
             Member::Text(text) => Some(text),
@@ -111,6 +147,7 @@ impl Member<'_> {
     fn into_value(self) -> Value {
         match self {
             Member::Text(text) => Value::String(text.into_owned()),
+            Member::IdOnly(id) => Value::Object(Member::IdOnly(id).into_sub().into_map()),
             Member::Object(sub) => Value::Object((*sub).into_map()),
             Member::Other(value) => value,
         }
@@ -125,8 +162,20 @@ impl<'de> Deserialize<'de> for Member<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a communication identifier member")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Member<'de>, A::Error> {
-                SubVisitor.visit_map(map).map(Member::Object)
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<'de>, A::Error> {
+                let first = map.next_key::<Key<'de>>()?;
+                if first.as_ref().map(Key::as_str) != Some(SUB_KEYS[0]) {
+                    return SubVisitor::rest(Box::default(), first, map).map(Member::Object);
+                }
+                let id: Member<'de> = map.next_value()?;
+                match (id, map.next_key::<Key<'de>>()?) {
+                    (Member::Text(id), None) => Ok(Member::IdOnly(id)),
+                    (id, next) => {
+                        let mut sub = Box::<SubObject>::default();
+                        sub.known[0] = Some(id.into_value());
+                        SubVisitor::rest(sub, next, map).map(Member::Object)
+                    }
+                }
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'de>, A::Error> {
                 let mut items = Vec::new();
@@ -201,19 +250,33 @@ impl<'de> ModelParts<'de> {
         let only_user = (!with_kind || self.kind() == Some(SUB_OBJECTS[0]))
             && self.other.is_empty()
             && self.subs[1..].iter().all(Option::is_none);
-        let raw = self.raw_id.as_ref().and_then(Member::as_str);
-        let Some(Member::Object(sub)) = &mut self.subs[0] else {
-            return None;
+        let raw = self.raw_id.as_ref().and_then(Member::as_str)?;
+        let confirms = match &self.subs[0] {
+            Some(Member::IdOnly(id)) => id == raw,
+            Some(Member::Object(sub)) => {
+                sub.len() == 1 && sub.get("id").and_then(Value::as_str) == Some(raw)
+            }
+            _ => false,
         };
-        let confirms = sub.len() == 1 && sub.get("id").and_then(Value::as_str) == raw;
-        if !(only_user && raw.is_some() && confirms) {
+        if !(only_user && confirms) {
             return None;
         }
-        match sub.known[0].take() {
-            Some(Value::String(id)) => {
-                Some((CommunicationIdentifier::CommunicationUser { id }, with_kind))
-            }
-            _ => None,
+        let id = match self.subs[0].take()? {
+            Member::IdOnly(id) => id.into_owned(),
+            Member::Object(mut sub) => match sub.known[0].take() {
+                Some(Value::String(id)) => id,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some((CommunicationIdentifier::CommunicationUser { id }, with_kind))
+    }
+
+    /// Turns every `IdOnly` member into the sub-object it stands for, so that
+    /// [`sub_object`](Self::sub_object) finds it.
+    fn expand(&mut self) {
+        for sub in &mut self.subs {
+            *sub = sub.take().map(Member::expand);
         }
     }
 
@@ -299,7 +362,7 @@ impl KeptIdentifier {
         match parts.take_canonical_user() {
             Some((id, false)) => return Ok((id, KeptIdentifier(Kept::Canonical))),
             Some((id, true)) => return Ok((id, KeptIdentifier(Kept::WithKind))),
-            None => {}
+            None => parts.expand(),
         }
         let id = CommunicationIdentifier::from_model(&parts).map_err(de::Error::custom)?;
         let model = parts.into_map();
