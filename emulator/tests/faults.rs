@@ -218,38 +218,55 @@ fn fault_answers_keep_the_connection_for_the_retry() {
         let emu = Emulator::start().expect("emulator");
         let (_user, token) = emu.user_with_token();
         emu.set_faults(Faults::sequence(vec![Some(fault.clone()), None]));
-        let addr = emu.endpoint().trim_start_matches("http://").to_string();
-        let mut s = TcpStream::connect(&addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
+        let target = format!("/chat/threads?api-version={V2024}");
+        let auth = format!("Bearer {token}");
         let body = br#"{"topic":"kept"}"#;
-        let head = format!(
-            "POST /chat/threads?api-version={V2024} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).expect("head");
-        // The fault answer does not wait for the body; the emulator must still read it.
-        std::thread::sleep(Duration::from_millis(100));
-        s.write_all(body).expect("body");
-        let first = read_response(&mut s);
+        let (mut s, head, first) = post_with_late_body(&emu, &target, &auth, body);
         assert!(
             !first.starts_with(b"HTTP/1.1 2"),
             "{fault:?}: {}",
             String::from_utf8_lossy(&first)
         );
-        let resent = s
-            .write_all(head.as_bytes())
-            .and_then(|()| s.write_all(body));
-        let second = match resent {
-            Ok(()) => read_response(&mut s),
-            Err(e) => format!("(the connection was closed: {e})").into_bytes(),
-        };
+        let second = request_again(&mut s, &[head.as_bytes(), body]);
         assert!(
             second.starts_with(b"HTTP/1.1 201"),
             "{fault:?}: the retry on the same connection got {:?}",
             String::from_utf8_lossy(&second)
         );
         assert_eq!(emu.connection_count(), 1, "{fault:?}");
+    }
+}
+
+/// Sends `POST target` with `Authorization: auth` to the emulator on a new connection, the
+/// head first and `body` 100 ms later (a client whose answer may come before it has sent the
+/// body), and reads the answer. Returns the connection, the head sent and the answer.
+fn post_with_late_body(
+    emu: &Emulator,
+    target: &str,
+    auth: &str,
+    body: &[u8],
+) -> (TcpStream, String, Vec<u8>) {
+    let addr = emu.endpoint().trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    // An early answer does not wait for the body; the emulator must still read it.
+    std::thread::sleep(Duration::from_millis(100));
+    s.write_all(body).expect("body");
+    let answer = read_response(&mut s);
+    (s, head, answer)
+}
+
+/// Sends one more request on `s` and reads its answer, or says that the connection was closed.
+fn request_again(s: &mut TcpStream, parts: &[&[u8]]) -> Vec<u8> {
+    match parts.iter().try_for_each(|part| s.write_all(part)) {
+        Ok(()) => read_response(s),
+        Err(e) => format!("(the connection was closed: {e})").into_bytes(),
     }
 }
 
@@ -298,17 +315,7 @@ fn early_error_answers_keep_the_connection() {
         ),
     ];
     for (target, auth, status) in early {
-        let mut s = TcpStream::connect(&addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let head = format!(
-            "POST {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).expect("head");
-        std::thread::sleep(Duration::from_millis(100));
-        s.write_all(body).expect("body");
-        let first = read_response(&mut s);
+        let (mut s, _, first) = post_with_late_body(&emu, target, auth, body);
         assert!(
             first.starts_with(format!("HTTP/1.1 {status}").as_bytes()),
             "{target}: {}",
@@ -317,10 +324,7 @@ fn early_error_answers_keep_the_connection() {
         let next = format!(
             "GET /chat/threads?api-version={V2024} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
         );
-        let second = match s.write_all(next.as_bytes()) {
-            Ok(()) => read_response(&mut s),
-            Err(e) => format!("(the connection was closed: {e})").into_bytes(),
-        };
+        let second = request_again(&mut s, &[next.as_bytes()]);
         assert!(
             second.starts_with(b"HTTP/1.1 200"),
             "{target}: the next request on the same connection got {:?}",
