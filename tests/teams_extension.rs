@@ -16,8 +16,6 @@ use acs_chat::identity::{
 };
 use acs_chat::{CommunicationIdentifier, Error, RetryOptions};
 use acs_chat_emulator::Emulator;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 const TENANT: &str = "c70d068c-2f32-484d-9455-73070cd5aadd";
@@ -27,13 +25,27 @@ fn client(emu: &Emulator) -> CommunicationIdentityClient {
     CommunicationIdentityClient::from_connection_string(&emu.connection_string()).expect("client")
 }
 
+/// A client of the loopback server at `base` that sends each call once, on `api_version`.
+fn client_without_retries(base: &str, api_version: &str) -> CommunicationIdentityClient {
+    let options = CommunicationIdentityClientOptions {
+        api_version: api_version.into(),
+        transport_options: acs_chat::TransportOptions {
+            retry: RetryOptions::none(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    CommunicationIdentityClient::with_options(
+        base,
+        AzureKeyCredential::new("a2V5").expect("key"),
+        options,
+    )
+    .expect("client")
+}
+
 /// A JWT-shaped Teams Phone token with these claims (the emulator does not check signatures).
 fn teams_phone_token(claims: &Value) -> String {
-    format!(
-        "{}.{}.sig",
-        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
+    common::fixtures::unsigned_jwt(&claims.to_string())
 }
 
 fn exchange_request(token: &str) -> TeamsExtensionExchangeRequest {
@@ -202,20 +214,7 @@ fn teams_extension_ops_with_old_api_version_fail_before_request() {
         "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             .to_owned()
     });
-    let options = CommunicationIdentityClientOptions {
-        api_version: "2023-10-01".into(),
-        transport_options: acs_chat::TransportOptions {
-            retry: RetryOptions::none(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let client = CommunicationIdentityClient::with_options(
-        &base,
-        AzureKeyCredential::new("a2V5").expect("key"),
-        options,
-    )
-    .expect("client");
+    let client = client_without_retries(&base, "2023-10-01");
     let assignment = TeamsExtensionAssignmentRequest::new(TeamsExtensionPrincipalType::User);
     let results = [
         client
@@ -243,18 +242,7 @@ fn teams_extension_ops_with_old_api_version_fail_before_request() {
     }
     // A sentinel call from a client on the default version: the first request the server
     // saw must be it, so none of the gated calls got through.
-    let current = CommunicationIdentityClient::with_options(
-        &base,
-        AzureKeyCredential::new("a2V5").expect("key"),
-        CommunicationIdentityClientOptions {
-            transport_options: acs_chat::TransportOptions {
-                retry: RetryOptions::none(),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-    )
-    .expect("client");
+    let current = client_without_retries(&base, DEFAULT_IDENTITY_API_VERSION);
     let sentinel = current.delete_teams_extension_assignment(TENANT, "sentinel");
     assert_eq!(
         sentinel.err().and_then(|e| e.status()),
@@ -386,18 +374,7 @@ fn identity_2026_examples_replay_through_client() {
                 reply_body.len()
             )
         });
-        let client = CommunicationIdentityClient::with_options(
-            &base,
-            AzureKeyCredential::new("a2V5").expect("key"),
-            CommunicationIdentityClientOptions {
-                transport_options: acs_chat::TransportOptions {
-                    retry: RetryOptions::none(),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        )
-        .expect("client");
+        let client = client_without_retries(&base, DEFAULT_IDENTITY_API_VERSION);
         let text = |name: &str| params[name].as_str().unwrap_or_default().to_owned();
         let assignment_path = format!(
             "/access/teamsExtension/tenants/{}/assignments/{}",

@@ -7,7 +7,8 @@
 //!
 //! Not part of the emulator's API (hidden from its docs): it lives here so that this
 //! workspace's suites, the emulator's and the SDK's (which has the emulator as a
-//! dev-dependency), share one copy that each published package contains. `std` only.
+//! dev-dependency), share one copy that each published package contains. Also here:
+//! [`unsigned_jwt`], the token shape both suites hand to the emulator's exchanges.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -125,3 +126,16 @@ pub const CONFORMANCE: Fixture<'static> = Fixture {
     env_var: "ACS_CONFORMANCE_DIR",
     candidates: &["../shared/conformance", "../../shared/conformance"],
 };
+
+/// A JWT-shaped token carrying `claims` (a JSON object's text) and no valid signature: what
+/// the emulator's Teams user and Teams Phone exchanges accept, since they read the claims
+/// without checking a signature.
+pub fn unsigned_jwt(claims: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!(
+        "{}.{}.sig",
+        b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        b64.encode(claims.as_bytes())
+    )
+}

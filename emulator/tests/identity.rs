@@ -522,12 +522,7 @@ fn delete_identity_invalidates_user() {
 }
 
 fn entra_token(claims: &str) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    format!(
-        "{}.{}.sig",
-        b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
-        b64.encode(claims.as_bytes())
-    )
+    common::fixtures::unsigned_jwt(claims)
 }
 
 /// The Teams exchange checks appid/oid against the body and returns a token for 8:orgid:<oid>.

@@ -98,6 +98,20 @@ fn check_version(req: &Request) -> Result<(), ApiError> {
     }
 }
 
+/// [`respond`] for the routes of this module: `handler` runs only when the api-version has them.
+async fn gated<S, F>(state: &S, req: Request, handler: F) -> Response
+where
+    S: IdentityState,
+    F: FnOnce(&Directory, super::Verified) -> Result<Response, ApiError>,
+{
+    let gate = check_version(&req);
+    respond(state, req, |dir, verified| {
+        gate?;
+        handler(dir, verified)
+    })
+    .await
+}
+
 fn assignment_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -174,9 +188,7 @@ async fn upsert<S: IdentityState>(
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Response {
-    let gate = check_version(&req);
-    respond(&state, req, |dir, verified| {
-        gate?;
+    gated(&state, req, |dir, verified| {
         let (tenant, object) = ids(path)?;
         let assignment = parse_assignment(&parse_object(&verified.body, false)?)?;
         let created = dir
@@ -200,9 +212,7 @@ async fn get<S: IdentityState>(
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Response {
-    let gate = check_version(&req);
-    respond(&state, req, |dir, _| {
-        gate?;
+    gated(&state, req, |dir, _| {
         let (tenant, object) = ids(path)?;
         let assignment = dir
             .assignment(&tenant, &object)
@@ -220,9 +230,7 @@ async fn remove<S: IdentityState>(
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Response {
-    let gate = check_version(&req);
-    respond(&state, req, |dir, _| {
-        gate?;
+    gated(&state, req, |dir, _| {
         let (tenant, object) = ids(path)?;
         dir.delete_assignment(&tenant, &object)
             .map_err(super::storage_failed)?;
@@ -236,9 +244,7 @@ async fn exchange<S: IdentityState>(
     path: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
-    let gate = check_version(&req);
-    respond(&state, req, |dir, verified| {
-        gate?;
+    gated(&state, req, |dir, verified| {
         if !matches!(path, Ok(Path(ref action)) if action == ":exchangeAccessToken") {
             return Err(unknown_route());
         }
