@@ -275,7 +275,7 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    /// The worked-example key in SUMMARY.md section 9: base64 of `emulator-secret-key-000000000000`.
+    /// The worked-example key of `../shared/spec/SUMMARY.md` (section 9, HMAC): base64 of `emulator-secret-key-000000000000`.
     const SUMMARY_KEY: &[u8] = b"emulator-secret-key-000000000000";
 
     fn at(date: &str) -> DateTime<Utc> {
@@ -317,7 +317,7 @@ mod tests {
         ])
     }
 
-    /// The POST known-answer vector of SUMMARY.md section 9.
+    /// The POST known-answer vector of `../shared/spec/SUMMARY.md` (section 9).
     #[test]
     fn sign_matches_summary_post_vector() {
         let body = br#"{"createTokenWithScopes": ["chat"]}"#;
@@ -354,7 +354,7 @@ mod tests {
         assert_eq!(seen, Ok(()));
     }
 
-    /// The DELETE known-answer vector of SUMMARY.md section 9 (host with port, empty body).
+    /// The DELETE known-answer vector of `../shared/spec/SUMMARY.md` (section 9, host with port, empty body).
     #[test]
     fn sign_matches_summary_delete_vector() {
         let hash = content_hash(b"");
