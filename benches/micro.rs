@@ -5,7 +5,9 @@
 //! - `decode_page_200_messages`: decoding one 200-message list page (a page the service could
 //!   send, generated here) with `acs_chat::models::decode_page::<ChatMessage>`, exactly as the
 //!   pager does; `decode_page_200_messages_as_value` decodes the same bytes into an untyped
-//!   `serde_json::Value`, for scale.
+//!   `serde_json::Value`, for scale, and `decode_page_200_messages_as_derive` into plain
+//!   `#[derive(Deserialize)]` structs with the same fields (`DerivedPage`): what serde's own
+//!   derive costs for these types when nothing unknown is kept and no identifier is checked.
 //! - `identity_build_and_sign`: building an identity `issueAccessToken` request body and its
 //!   HMAC-SHA256 headers with the public `identity::hmac` functions, as the identity client
 //!   does for each attempt.
@@ -70,6 +72,53 @@ fn user_token() -> String {
     format!("{header}.{payload}.{signature}")
 }
 
+/// The baseline of `decode_page_200_messages_as_derive`: a message page's fields in plain
+/// derived structs, with the public model's field types (`createdOn` left as text) but nothing
+/// unknown kept and identifiers taken as they come.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read only by serde
+struct DerivedPage {
+    value: Vec<DerivedMessage>,
+    next_link: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DerivedMessage {
+    id: String,
+    #[serde(rename = "type")]
+    message_type: String,
+    sequence_id: String,
+    version: String,
+    content: Option<DerivedContent>,
+    sender_display_name: Option<String>,
+    created_on: String,
+    sender_communication_identifier: Option<DerivedIdentifier>,
+    metadata: Option<std::collections::HashMap<String, String>>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct DerivedContent {
+    message: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DerivedIdentifier {
+    raw_id: Option<String>,
+    communication_user: Option<DerivedUser>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct DerivedUser {
+    id: String,
+}
+
 fn decode(c: &mut Criterion) {
     let page = message_page(200);
     let (items, next) = decode_page::<ChatMessage>(&page).expect("the generated page decodes");
@@ -83,6 +132,16 @@ fn decode(c: &mut Criterion) {
     // Baseline: the same bytes into an untyped `serde_json::Value` (what the e2e floor does).
     group.bench_function("decode_page_200_messages_as_value", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&page)))
+    });
+    // Baseline: the same bytes into plain derived structs (one UTF-8 check, as decode_page).
+    let derived: DerivedPage =
+        serde_json::from_slice(&page).expect("the generated page decodes as DerivedPage");
+    assert_eq!(derived.value.len(), 200);
+    group.bench_function("decode_page_200_messages_as_derive", |b| {
+        b.iter(|| {
+            let text = std::str::from_utf8(black_box(&page)).expect("UTF-8");
+            serde_json::from_str::<DerivedPage>(text)
+        })
     });
     group.finish();
 }
