@@ -1,15 +1,14 @@
 //! The binary: one JSON ready line on stdout, serves requests, stops on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
-use serde_json::Value;
+use std::process::Command;
 
 /// `--port 0` starts, prints `{"endpoint","connection_string"}`, answers, and exits 0 on SIGTERM.
 #[cfg(unix)]
 #[test]
 fn binary_prints_ready_line_and_stops_on_sigterm() {
-    let (mut child, ready) = start(&[
+    let (mut child, ready) = common::start_binary(&[
         "--port",
         "0",
         "--access-key",
@@ -90,28 +89,10 @@ fn binary_help_and_version_print_to_stdout_and_exit_zero() {
     }
 }
 
-/// Starts the binary with `args`, returns it and its parsed ready line.
-fn start(args: &[&str]) -> (std::process::Child, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the emulator binary");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the ready line");
-    let ready: Value = serde_json::from_str(&line)
-        .unwrap_or_else(|e| panic!("ready line is not JSON ({e}): {line:?}"));
-    (child, ready)
-}
-
 /// `--host 0.0.0.0` listens on every interface; the endpoint names loopback, which answers.
 #[test]
 fn binary_host_flag_binds_given_address() {
-    let (mut child, ready) = start(&["--host", "0.0.0.0"]);
+    let (mut child, ready) = common::start_binary(&["--host", "0.0.0.0"]);
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{ready}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -162,7 +143,7 @@ fn agent_trusting(ca_pem: &[u8]) -> ureq::Agent {
 #[cfg(unix)]
 #[test]
 fn binary_tls_serves_https_with_ca_in_ready_line() {
-    let (mut child, ready) = start(&["--tls"]);
+    let (mut child, ready) = common::start_binary(&["--tls"]);
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     assert!(endpoint.starts_with("https://127.0.0.1:"), "{ready}");
     let ca_path = ready["ca_cert"]
@@ -209,7 +190,7 @@ fn binary_tls_data_dir_keeps_ca_file() {
     let kept = dir.join("tls").join("ca.pem");
     let mut first_ca = None;
     for run in ["first", "second"] {
-        let (mut child, ready) = start(&["--tls", "--data-dir", &dir_arg]);
+        let (mut child, ready) = common::start_binary(&["--tls", "--data-dir", &dir_arg]);
         assert_eq!(
             ready["ca_cert"].as_str(),
             kept.to_str(),

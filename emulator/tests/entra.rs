@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use acs_chat_emulator::auth::entra::EntraTokenOptions;
 use acs_chat_emulator::{hmac, Emulator};
@@ -301,17 +300,8 @@ fn binary_entra_app_flag_accepts_minted_token() {
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("--entra-app"), "--help: {text}");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
-        .args(["--entra-app", APP, "--entra-app", "second-app"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the emulator binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
+    let (mut child, ready) =
+        common::start_binary(&["--entra-app", APP, "--entra-app", "second-app"]);
     let cs = ready["connection_string"]
         .as_str()
         .expect("connection string");

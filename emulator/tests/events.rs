@@ -588,25 +588,18 @@ fn batching_sends_waiting_events_together() {
 #[cfg(unix)]
 #[test]
 fn binary_event_webhook_flags_subscribe_before_ready() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let hook = webhook::start(accept_all);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
-        .args(["--port", "0", "--event-webhook", &hook.url])
-        .args([
-            "--event-types",
-            "ChatMessageReceived",
-            "--event-schema",
-            "cloudevents",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the emulator binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (mut child, _ready) = common::start_binary(&[
+        "--port",
+        "0",
+        "--event-webhook",
+        &hook.url,
+        "--event-types",
+        "ChatMessageReceived",
+        "--event-schema",
+        "cloudevents",
+    ]);
     let h = hook
         .rx
         .try_recv()

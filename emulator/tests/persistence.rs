@@ -2,9 +2,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -218,18 +217,8 @@ fn start_on_data_dir_in_use_fails() {
 
 /// The emulator binary on `dir`, with its endpoint.
 fn spawn_binary(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the emulator binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read the ready line");
-    let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+    let (child, ready) =
+        common::start_binary(&[std::ffi::OsStr::new("--data-dir"), dir.as_os_str()]);
     let endpoint = ready["endpoint"].as_str().expect("endpoint").to_string();
     (child, endpoint)
 }

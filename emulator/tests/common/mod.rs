@@ -288,3 +288,22 @@ pub fn enc(id: &str) -> String {
     }
     out
 }
+
+/// Starts the emulator binary with `args`, stdout piped and stderr dropped, and reads its
+/// one-line JSON ready message. Returns the child (kill it when done) and that message.
+pub fn start_binary<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (std::process::Child, Value) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_acs-chat-emulator"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the emulator binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the ready line");
+    let ready: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("ready line is not JSON ({e}): {line:?}"));
+    (child, ready)
+}
