@@ -402,44 +402,61 @@ async fn identity_action<S: IdentityState>(
     .await
 }
 
+/// The object body of a `…/:exchangeAccessToken` call; any other action is an unknown route.
+fn exchange_body(
+    path: &Result<Path<String>, PathRejection>,
+    body: &[u8],
+) -> Result<Map<String, Value>, ApiError> {
+    if !matches!(path, Ok(Path(action)) if action == ":exchangeAccessToken") {
+        return Err(unknown_route());
+    }
+    parse_object(body, false)
+}
+
+/// The required, non-empty string member `name` of a request body.
+fn required_text(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'{name}' is required and must be a non-empty string."
+            ))
+        })
+}
+
+/// 401 for a token handed to an exchange that cannot be read as one.
+fn token_not_valid() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "Provided access token is not valid.",
+    )
+}
+
+/// 401 for a token handed to an exchange after its `exp`.
+fn token_expired() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "Provided access token has expired.",
+    )
+}
+
 async fn teams_action<S: IdentityState>(
     State(state): State<S>,
     path: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
     respond(&state, req, |dir, verified| {
-        if !matches!(path, Ok(Path(ref action)) if action == ":exchangeAccessToken") {
-            return Err(unknown_route());
-        }
-        let body = parse_object(&verified.body, false)?;
-        let field = |name: &str| -> Result<String, ApiError> {
-            body.get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "'{name}' is required and must be a non-empty string."
-                    ))
-                })
-        };
+        let body = exchange_body(&path, &verified.body)?;
+        let field = |name: &str| required_text(&body, name);
         let (token, app_id, user_id) = (field("token")?, field("appId")?, field("userId")?);
-        let claims = EntraClaims::parse(&token).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "Provided access token is not valid.",
-            )
-        })?;
+        let claims = EntraClaims::parse(&token).ok_or_else(token_not_valid)?;
         let now = Utc::now();
         let lifetime = match claims.exp {
-            Some(exp) if exp <= now => {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized",
-                    "Provided access token has expired.",
-                ))
-            }
+            Some(exp) if exp <= now => return Err(token_expired()),
             Some(exp) => (exp - now).to_std().unwrap_or(TEAMS_DEFAULT_LIFETIME),
             None => TEAMS_DEFAULT_LIFETIME,
         };

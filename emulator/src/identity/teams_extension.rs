@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    api_version, decode_jwt_claims, method_not_allowed, respond, token_json, unknown_route,
-    Directory, IdentityState, MAX_EXPIRES_IN_MINUTES, TEAMS_DEFAULT_LIFETIME,
+    api_version, decode_jwt_claims, exchange_body, method_not_allowed, required_text, respond,
+    token_expired, token_json, token_not_valid, unknown_route, Directory, IdentityState,
+    MAX_EXPIRES_IN_MINUTES, TEAMS_DEFAULT_LIFETIME,
 };
 use crate::auth::Scope;
 use crate::wire::{json_response, no_content, parse_object, ApiError};
@@ -245,32 +246,14 @@ async fn exchange<S: IdentityState>(
     req: Request,
 ) -> Response {
     gated(&state, req, |dir, verified| {
-        if !matches!(path, Ok(Path(ref action)) if action == ":exchangeAccessToken") {
-            return Err(unknown_route());
-        }
-        let body = parse_object(&verified.body, false)?;
-        let token = body
-            .get("token")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "The emulator reads the Teams Phone token from a non-empty string member 'token'.",
-                )
-            })?;
-        exchange_token(dir, token)
+        let body = exchange_body(&path, &verified.body)?;
+        exchange_token(dir, &required_text(&body, "token")?)
     })
     .await
 }
 
 fn exchange_token(dir: &Directory, token: &str) -> Result<Response, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "Provided access token is not valid.",
-        )
-    };
+    let invalid = token_not_valid;
     let claims = decode_jwt_claims(token).ok_or_else(invalid)?;
     let text = |name: &str| {
         claims
@@ -290,11 +273,7 @@ fn exchange_token(dir: &Directory, token: &str) -> Result<Response, ApiError> {
             let exp = exp.as_i64().ok_or_else(invalid)?;
             let left = exp.saturating_sub(now.timestamp());
             if left <= 0 {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "Unauthorized",
-                    "Provided access token has expired.",
-                ));
+                return Err(token_expired());
             }
             Duration::from_secs(left.unsigned_abs())
         }
