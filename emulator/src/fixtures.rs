@@ -8,7 +8,8 @@
 //! Not part of the emulator's API (hidden from its docs): it lives here so that this
 //! workspace's suites, the emulator's and the SDK's (which has the emulator as a
 //! dev-dependency), share one copy that each published package contains. Also here:
-//! [`unsigned_jwt`], the token shape both suites hand to the emulator's exchanges.
+//! [`json_files`], a fixture folder's examples, and [`unsigned_jwt`], the token shape both
+//! suites hand to the emulator's exchanges.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,19 @@ pub const CONFORMANCE: Fixture<'static> = Fixture {
     env_var: "ACS_CONFORMANCE_DIR",
     candidates: &["../shared/conformance", "../../shared/conformance"],
 };
+
+/// The `.json` files directly in `folder`, sorted by name. Panics (failing the calling test)
+/// when the folder cannot be read or holds none: a suite over them would check nothing.
+pub fn json_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no examples in {}", folder.display());
+    files
+}
 
 /// A JWT-shaped token carrying `claims` (a JSON object's text) and no valid signature: what
 /// the emulator's Teams user and Teams Phone exchanges accept, since they read the claims

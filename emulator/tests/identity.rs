@@ -1147,13 +1147,7 @@ fn identity_2026_examples_replay_through_emulator() {
         return;
     };
     let folder = spec.join("identity-examples/2026-09-23");
-    let mut files: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no examples in {}", folder.display());
+    let files = common::fixtures::json_files(&folder);
     /// The keys of a JSON value, recursively: its shape without the values.
     fn shape(v: &Value) -> Value {
         match v {
