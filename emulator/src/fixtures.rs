@@ -8,8 +8,11 @@
 //! Not part of the emulator's API (hidden from its docs): it lives here so that this
 //! workspace's suites, the emulator's and the SDK's (which has the emulator as a
 //! dev-dependency), share one copy that each published package contains. Also here:
-//! [`json_files`], a fixture folder's examples, and [`unsigned_jwt`], the token shape both
-//! suites hand to the emulator's exchanges.
+//! [`json_files`], a fixture folder's examples; [`unsigned_jwt`], the token shape both
+//! suites hand to the emulator's exchanges; and [`refuse_writes`] / [`allow_writes`], failed
+//! writes on demand in a data directory.
+
+pub use crate::persist::write_faults::{allow_writes, refuse_writes};
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

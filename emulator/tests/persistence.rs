@@ -336,31 +336,6 @@ fn kill_during_concurrent_sends_loses_no_acknowledged_message() {
     );
 }
 
-/// Makes every write to the emulator's database in `dir` fail (triggers that abort), until
-/// the returned connection drops them with [`allow_writes`].
-fn refuse_writes(dir: &Path) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(dir.join("emulator.sqlite3")).expect("open the db");
-    for table in ["meta", "users", "threads", "messages", "idempotency"] {
-        for op in ["INSERT", "UPDATE", "DELETE"] {
-            conn.execute_batch(&format!(
-                "CREATE TRIGGER refuse_{op}_{table} BEFORE {op} ON {table} \
-                 BEGIN SELECT RAISE(ABORT, 'injected write failure'); END;"
-            ))
-            .expect("create a refusing trigger");
-        }
-    }
-    conn
-}
-
-fn allow_writes(conn: &rusqlite::Connection) {
-    for table in ["meta", "users", "threads", "messages", "idempotency"] {
-        for op in ["INSERT", "UPDATE", "DELETE"] {
-            conn.execute_batch(&format!("DROP TRIGGER refuse_{op}_{table}"))
-                .expect("drop a refusing trigger");
-        }
-    }
-}
-
 /// Chat calls whose write the database refuses answer 500 `InternalServerError`, leave the
 /// thread as the wire showed it, and a restart shows the same.
 #[test]
@@ -374,7 +349,7 @@ fn chat_calls_with_failed_writes_answer_500_and_change_nothing() {
     let t = enc(&tid);
     let c = emu.create_user();
     let before = (view(&a, &tid), emu.state());
-    let refusing = refuse_writes(&dir.0);
+    let refusing = common::fixtures::refuse_writes(&dir.0);
     let calls: Vec<(&str, String, Option<Value>)> = vec![
         (
             "POST",
@@ -433,7 +408,7 @@ fn chat_calls_with_failed_writes_answer_500_and_change_nothing() {
         after.1["users"], before.1["users"],
         "/emulator/state users changed"
     );
-    allow_writes(&refusing);
+    common::fixtures::allow_writes(&refusing);
     drop((emu, refusing));
     let emu = start(&dir.0);
     after = (view(&on(&emu, &a), &tid), emu.state());

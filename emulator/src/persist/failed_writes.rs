@@ -2,46 +2,19 @@
 //! as it was, and memory and disk agree after a restart. A failure is injected with triggers
 //! that abort every insert, update and delete on every table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 
+use super::write_faults::{allow_writes, refuse_writes};
 use super::{Persist, FILE_NAME};
 use crate::auth::{AuthError, Caller, Scope};
 use crate::identity::Directory;
 use crate::store::{
     ChatStore, MessagePatch, NewMessage, NewThread, Participant, StoreError, ThreadPatch,
 };
-
-const TABLES: [&str; 5] = ["meta", "users", "threads", "messages", "idempotency"];
-
-/// Makes every write to the database in `dir` fail, from another connection.
-fn refuse_writes(dir: &Path) -> Connection {
-    let conn = Connection::open(dir.join(FILE_NAME)).expect("second connection");
-    for table in TABLES {
-        for op in ["INSERT", "UPDATE", "DELETE"] {
-            conn.execute_batch(&format!(
-                "CREATE TRIGGER refuse_{op}_{table} BEFORE {op} ON {table} \
-                 BEGIN SELECT RAISE(ABORT, 'injected write failure'); END;"
-            ))
-            .expect("create a refusing trigger");
-        }
-    }
-    conn
-}
-
-/// Lets writes through again.
-fn allow_writes(conn: &Connection) {
-    for table in TABLES {
-        for op in ["INSERT", "UPDATE", "DELETE"] {
-            conn.execute_batch(&format!("DROP TRIGGER refuse_{op}_{table}"))
-                .expect("drop a refusing trigger");
-        }
-    }
-}
 
 struct TempDir(PathBuf);
 

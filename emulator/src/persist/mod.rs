@@ -36,6 +36,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::store::model::{Message, Thread};
 
+pub(crate) mod write_faults;
+
 /// The database's file name inside the data directory.
 pub(crate) const FILE_NAME: &str = "emulator.sqlite3";
 
