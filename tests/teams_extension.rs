@@ -340,7 +340,6 @@ fn identity_2026_examples_replay_through_client() {
     };
     let folder = spec.join("identity-examples/2026-09-23");
     let files = common::fixtures::json_files(&folder);
-    let mut covered = Vec::new();
     for file in &files {
         let example: Value =
             serde_json::from_slice(&std::fs::read(file).expect("read example")).expect("JSON");
@@ -469,15 +468,6 @@ fn identity_2026_examples_replay_through_client() {
             let sent: Value = serde_json::from_slice(&seen.body).expect("a JSON body");
             assert_eq!(&sent, want, "{op}: request body");
         }
-        covered.push(
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
     }
-    println!(
-        "{SUITE}: replayed {} examples: {}",
-        covered.len(),
-        covered.join(", ")
-    );
+    common::fixtures::report_replayed(SUITE, &files);
 }

@@ -144,6 +144,23 @@ pub fn json_files(folder: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Prints `{suite}: replayed N examples: a.json, b.json` for the files a suite went through.
+pub fn report_replayed(suite: &str, files: &[PathBuf]) {
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    println!(
+        "{suite}: replayed {} examples: {}",
+        names.len(),
+        names.join(", ")
+    );
+}
+
 /// A JWT-shaped token carrying `claims` (a JSON object's text) and no valid signature: what
 /// the emulator's Teams user and Teams Phone exchanges accept, since they read the claims
 /// without checking a signature.

@@ -1156,7 +1156,6 @@ fn identity_2026_examples_replay_through_emulator() {
             _ => Value::Null,
         }
     }
-    let mut covered = Vec::new();
     for file in &files {
         let server = Server::start();
         let example: Value =
@@ -1266,15 +1265,6 @@ fn identity_2026_examples_replay_through_emulator() {
             }
             None => assert!(resp.body.is_empty(), "{op}: body {resp:?}"),
         }
-        covered.push(
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
     }
-    println!(
-        "{SUITE}: replayed {} examples: {}",
-        covered.len(),
-        covered.join(", ")
-    );
+    common::fixtures::report_replayed(SUITE, &files);
 }
