@@ -383,11 +383,9 @@ impl CommunicationIdentityClient {
     /// token's `appid` claim and `user_object_id` its `oid` claim.
     ///
     /// ```
-    /// # use base64::Engine as _;
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let client = acs_chat::identity::CommunicationIdentityClient::from_connection_string(&emu.connection_string())?;
-    /// # let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    /// # let entra_token = format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(r#"{"appid":"app-id","oid":"user-object-id"}"#));
+    /// # let entra_token = acs_chat_emulator::fixtures::unsigned_jwt(r#"{"appid":"app-id","oid":"user-object-id"}"#);
     /// // `entra_token` comes from signing the Teams user in with Entra ID (e.g. MSAL).
     /// let token = client.get_token_for_teams_user(&entra_token, "app-id", "user-object-id")?;
     /// assert!(token.expires_on > chrono::Utc::now());

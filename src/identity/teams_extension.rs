@@ -179,13 +179,11 @@ impl CommunicationIdentityClient {
     /// ```
     /// use acs_chat::identity::{TeamsExtensionAssignmentRequest, TeamsExtensionExchangeRequest,
     ///     TeamsExtensionPrincipalType};
-    /// # use base64::Engine as _;
     /// # let emu = acs_chat_emulator::Emulator::start()?;
     /// # let client = acs_chat::identity::CommunicationIdentityClient::from_connection_string(&emu.connection_string())?;
-    /// # let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     /// let (tenant, object) = ("c70d068c-2f32-484d-9455-73070cd5aadd", "b27b64b9-39d2-44a3-869d-67700b74e805");
-    /// # let teams_phone_token = format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#),
-    /// #     b64(&format!(r#"{{"tid":"{tenant}","oid":"{object}","appid":"app"}}"#)));
+    /// # let teams_phone_token = acs_chat_emulator::fixtures::unsigned_jwt(
+    /// #     &format!(r#"{{"tid":"{tenant}","oid":"{object}","appid":"app"}}"#));
     /// client.create_or_update_teams_extension_assignment(tenant, object,
     ///     &TeamsExtensionAssignmentRequest::new(TeamsExtensionPrincipalType::User))?;
     /// let mut request = TeamsExtensionExchangeRequest::default();
